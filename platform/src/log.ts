@@ -1,0 +1,41 @@
+import pino, { type Logger } from 'pino'
+
+export type { Logger }
+
+/**
+ * The one logger factory: JSON lines on stdout (or fd 2 for programs whose
+ * stdout is for people). Secrets and tokens are redacted by path.
+ *
+ * @example const log = createLogger({ name: 'cloud', level: 'info' })
+ */
+export function createLogger(opts: { name: string; level?: string; destination?: 1 | 2 }): Logger {
+  return pino(
+    {
+      name: opts.name,
+      level: opts.level ?? process.env.LOG_LEVEL ?? 'info',
+      redact: {
+        paths: [
+          'token',
+          'password',
+          'apiKey',
+          'saleJws',
+          'req.headers.authorization',
+          '*.token',
+          '*.password',
+          '*.apiKey',
+          '*.saleJws',
+          '*.authorization',
+          '*.privateKey',
+          '*.processorToken',
+        ],
+        censor: '[redacted]',
+      },
+    },
+    pino.destination({ dest: opts.destination ?? 1, sync: false }),
+  )
+}
+
+/** A logger that writes nothing, for tests and library defaults. */
+export function silentLogger(): Logger {
+  return pino({ level: 'silent' })
+}
