@@ -1,0 +1,58 @@
+import type { Db } from '../db/database.ts'
+
+export function upsertAccount(db: Db, a: { id: string; name: string; defaultHoldMinor?: number | undefined }) {
+  const values = { name: a.name, default_hold_minor: a.defaultHoldMinor ?? null }
+  return db
+    .insertInto('accounts')
+    .values({ id: a.id, ...values })
+    .onConflict((oc) => oc.column('id').doUpdateSet(values))
+    .execute()
+}
+
+export function findAccount(db: Db, id: string) {
+  return db.selectFrom('accounts').selectAll().where('id', '=', id).executeTakeFirst()
+}
+
+export function setVoiceCodeHash(db: Db, accountId: string, hash: string | null) {
+  return db.updateTable('accounts').set({ voice_code_hash: hash }).where('id', '=', accountId).executeTakeFirst()
+}
+
+/** Adds a payment method; the first one, or one marked default, becomes the default. */
+export async function insertPaymentMethod(
+  db: Db,
+  pm: { id: string; accountId: string; processorToken: string; brand: string; last4: string; name?: string | undefined; isDefault?: boolean | undefined },
+): Promise<void> {
+  await db.transaction().execute(async (tx) => {
+    const existing = await tx.selectFrom('payment_methods').select('id').where('account_id', '=', pm.accountId).forUpdate().execute()
+    const isDefault = pm.isDefault === true || existing.length === 0
+    if (isDefault) {
+      await tx.updateTable('payment_methods').set({ is_default: false }).where('account_id', '=', pm.accountId).execute()
+    }
+    await tx
+      .insertInto('payment_methods')
+      .values({
+        id: pm.id,
+        account_id: pm.accountId,
+        processor_token: pm.processorToken,
+        brand: pm.brand,
+        last4: pm.last4,
+        name: pm.name ?? null,
+        is_default: isDefault,
+      })
+      .execute()
+  })
+}
+
+export function listPaymentMethods(db: Db, accountId: string) {
+  return db
+    .selectFrom('payment_methods')
+    .selectAll()
+    .where('account_id', '=', accountId)
+    .orderBy('is_default', 'desc')
+    .orderBy('created_at')
+    .execute()
+}
+
+export function findPaymentMethod(db: Db, id: string) {
+  return db.selectFrom('payment_methods').selectAll().where('id', '=', id).executeTakeFirst()
+}

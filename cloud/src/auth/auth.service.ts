@@ -1,0 +1,102 @@
+import { createHash, timingSafeEqual } from 'node:crypto'
+import { CLOCK_SKEW_S, importPublicKey, type PublicKey, verifyClientAssertion } from '@fuelpay/proto'
+import type { Db } from '../db/database.ts'
+import { refuse } from '../errors/errors.ts'
+import {
+  findOperatorByKeyHash,
+  findStationKeyWithOwner,
+  findVehicleKey,
+  rememberAssertion,
+} from './auth.repository.ts'
+import type { Caller } from './caller.ts'
+
+export interface AuthDeps {
+  db: Db
+  adminToken: string
+  nowMs: () => number
+}
+
+const JWS_RE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/
+
+export function hashApiKey(apiKey: string): string {
+  return createHash('sha256').update(apiKey).digest('hex')
+}
+
+function sameSecret(a: string, b: string): boolean {
+  const ha = createHash('sha256').update(a).digest()
+  const hb = createHash('sha256').update(b).digest()
+  return timingSafeEqual(ha, hb)
+}
+
+/**
+ * Authenticates an `Authorization` header: the admin token, a vehicle's or
+ * station's client assertion (signed with its registered key, each jti used
+ * once), or an operator API key. Anything else is UNAUTHENTICATED.
+ */
+export async function authenticate(deps: AuthDeps, header: string | undefined): Promise<Caller> {
+  if (typeof header !== 'string' || header.length > 4200) throw refuse('UNAUTHENTICATED')
+  const m = /^Bearer ([\x21-\x7e]{8,4096})$/.exec(header)
+  if (!m) throw refuse('UNAUTHENTICATED')
+  const token = m[1] as string
+  if (sameSecret(token, deps.adminToken)) return { role: 'admin', id: 'admin' }
+  if (JWS_RE.test(token)) return authenticateAssertion(deps, token)
+  const op = await findOperatorByKeyHash(deps.db, hashApiKey(token))
+  if (op) return { role: 'operator', id: op.id }
+  throw refuse('UNAUTHENTICATED')
+}
+
+async function authenticateAssertion(deps: AuthDeps, token: string): Promise<Caller> {
+  // The key lookup also reads who the subject is (account, fleet, operator), so
+  // a verified assertion needs no second read.
+  let vehicle: { account_id: string; fleet_id: string | null } | undefined
+  let station: { operator_id: string } | undefined
+  const v = await verifyClientAssertion(token, {
+    nowMs: deps.nowMs(),
+    keysFor: async (subject, kid) => {
+      const row =
+        subject.role === 'vehicle'
+          ? (vehicle = await findVehicleKey(deps.db, subject.id, kid))
+          : (station = await findStationKeyWithOwner(deps.db, subject.id, kid))
+      if (!row) return undefined
+      if (row.revoked_at) return 'revoked'
+      return importPublicKeyCached(row.public_jwk)
+    },
+  })
+  if (!v.ok) throw refuse(v.reason.code, v.reason.message)
+  const { role, id, jti, exp } = v.value
+  // Replays are refused for as long as the assertion could still verify.
+  const fresh = await rememberAssertion(
+    deps.db,
+    `${role}:${id}`,
+    jti,
+    new Date((exp + CLOCK_SKEW_S + 1) * 1000),
+  )
+  if (!fresh) throw refuse('UNAUTHENTICATED', 'assertion already used')
+  if (role === 'vehicle') {
+    if (!vehicle) throw refuse('UNAUTHENTICATED')
+    return { role, id, accountId: vehicle.account_id, fleetId: vehicle.fleet_id }
+  }
+  if (!station) throw refuse('UNAUTHENTICATED')
+  return { role, id, operatorId: station.operator_id }
+}
+
+const importedKeys = new Map<string, PublicKey>()
+const IMPORTED_KEYS_MAX = 10_000
+
+/**
+ * Imports a registered public JWK, remembering the result by the JWK's text:
+ * the same text always imports to the same key, so the cache can never be
+ * stale (revocation is read from the database on every request, not cached).
+ *
+ * @example const key = await importPublicKeyCached(row.public_jwk) // undefined when the JWK is unusable
+ */
+export async function importPublicKeyCached(jwk: unknown): Promise<PublicKey | undefined> {
+  const text = typeof jwk === 'string' ? jwk : JSON.stringify(jwk)
+  const hit = importedKeys.get(text)
+  if (hit) return hit
+  const k = await importPublicKey(jwk)
+  if (!k.ok) return undefined
+  if (importedKeys.size >= IMPORTED_KEYS_MAX) importedKeys.clear()
+  importedKeys.set(text, k.value)
+  return k.value
+}

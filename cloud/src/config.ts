@@ -1,0 +1,133 @@
+import { randomBytes } from 'node:crypto'
+import { resolve } from 'node:path'
+import { PUMP_AUTHORIZATION_TTL_S } from '@fuelpay/proto'
+
+/**
+ * The cloud's configuration: read from the environment once, validated, and
+ * frozen. Nothing else in the cloud reads `process.env`.
+ *
+ * @example const config = loadConfig({ FUELPAY_HTTP_PORT: '0', FUELPAY_ADMIN_TOKEN: 'x'.repeat(32) })
+ */
+export interface CloudConfig {
+  /** postgres:// URL; unset means PGlite under `dataDir`. */
+  readonly databaseUrl: string | undefined
+  readonly dataDir: string
+  readonly httpHost: string
+  readonly httpPort: number
+  readonly mqttHost: string
+  readonly mqttPort: number
+  /** The broker URL handed to vehicles and stations; derived from host and bound port when unset. */
+  readonly publicBrokerUrl: string | undefined
+  readonly adminToken: string
+  /** True when the admin token was generated because none was configured. */
+  readonly adminTokenGenerated: boolean
+  readonly logLevel: string
+  /** Hold when neither the request nor the account names an amount (minor units). */
+  readonly defaultHoldMinor: number
+  /** A hold whose pump authorization was never taken up is voided after this. */
+  readonly unusedHoldTtlMs: number
+  /** A hold at a pump that took it is voided after this if no sale arrives. */
+  readonly holdTtlMs: number
+  readonly expirySweepMs: number
+  readonly processorTimeoutMs: number
+  /** Idempotency keys are kept at least this long (issue 3: >= 24 h). */
+  readonly idempotencyTtlMs: number
+  /** Refuse fuel authorizations that carry no position (geofence cannot be checked). */
+  readonly requirePosition: boolean
+  /** Extra metres of GPS accuracy allowed on top of a station's geofence radius, at most. */
+  readonly maxAccuracyAllowanceM: number
+  readonly mqttCredentialTtlS: number
+  /** Signing keys older than this are rotated on start (the previous one stays in the JWKS). */
+  readonly signingKeyMaxAgeMs: number
+  /** Lifetime of a pump authorization token, seconds (design: about 2 min; proto PUMP_AUTHORIZATION_TTL_S). */
+  readonly pumpAuthorizationTtlS: number
+  /**
+   * The longest a pump session may last at a station, from authorization to
+   * hang-up (the controllers' --max-session-ms). The expiry sweeper never voids
+   * a hold a pump may still be dispensing against: token expiry + clock skew + this.
+   */
+  readonly pumpSessionMaxMs: number
+  /** Run the embedded aedes broker (default); false means FUELPAY_BROKER_URL names an external one (Mosquitto). */
+  readonly embeddedBroker: boolean
+  /**
+   * A Mosquitto credentials file (clientId -> secret, the credentials.json that
+   * cloud/src/broker/mosquitto-config.ts writes). When set, POST
+   * /v1/mqtt-credentials hands out the client's secret from it instead of a
+   * broker credential JWT, and the cloud's own link logs in with `cloud-main`'s.
+   */
+  readonly mqttPasswordsFile: string | undefined
+}
+
+export type Env = Record<string, string | undefined>
+
+function int(env: Env, name: string, dflt: number, min: number, max: number, errors: string[]): number {
+  const raw = env[name]
+  if (raw === undefined || raw === '') return dflt
+  if (!/^-?\d+$/.test(raw)) {
+    errors.push(`${name} must be an integer, got ${JSON.stringify(raw).slice(0, 40)}`)
+    return dflt
+  }
+  const n = Number(raw)
+  if (n < min || n > max) errors.push(`${name} must be in ${min}..${max}, got ${n}`)
+  return n
+}
+
+function bool(env: Env, name: string, dflt: boolean, errors: string[]): boolean {
+  const raw = env[name]
+  if (raw === undefined || raw === '') return dflt
+  if (['1', 'true', 'yes'].includes(raw)) return true
+  if (['0', 'false', 'no'].includes(raw)) return false
+  errors.push(`${name} must be true or false`)
+  return dflt
+}
+
+/** Reads and validates the environment; throws one error naming every problem. */
+export function loadConfig(env: Env = process.env): CloudConfig {
+  const errors: string[] = []
+  const databaseUrl = env.DATABASE_URL || undefined
+  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl))
+    errors.push('DATABASE_URL must be a postgres:// URL')
+  const adminRaw = env.FUELPAY_ADMIN_TOKEN || undefined
+  if (adminRaw !== undefined && adminRaw.length < 16)
+    errors.push('FUELPAY_ADMIN_TOKEN must be at least 16 characters')
+  const logLevel = env.LOG_LEVEL || 'info'
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel))
+    errors.push(`LOG_LEVEL ${logLevel} is not a pino level`)
+  const publicBrokerUrl = env.FUELPAY_BROKER_URL || undefined
+  if (publicBrokerUrl && !/^mqtts?:\/\/[^\s]+$/.test(publicBrokerUrl))
+    errors.push('FUELPAY_BROKER_URL must be an mqtt:// or mqtts:// URL')
+  const httpHost = env.FUELPAY_HTTP_HOST || '127.0.0.1'
+  const embeddedBroker = bool(env, 'FUELPAY_EMBEDDED_BROKER', true, errors)
+  if (!embeddedBroker && !publicBrokerUrl) errors.push('FUELPAY_EMBEDDED_BROKER=false needs FUELPAY_BROKER_URL')
+  const mqttPasswordsFile = env.FUELPAY_MQTT_PASSWORDS_FILE ? resolve(env.FUELPAY_MQTT_PASSWORDS_FILE) : undefined
+  if (mqttPasswordsFile && embeddedBroker)
+    errors.push('FUELPAY_MQTT_PASSWORDS_FILE is for an external broker: set FUELPAY_EMBEDDED_BROKER=false')
+  const config: CloudConfig = {
+    databaseUrl,
+    dataDir: resolve(env.FUELPAY_DATA_DIR || './.data'),
+    httpHost,
+    httpPort: int(env, 'FUELPAY_HTTP_PORT', 8080, 0, 65535, errors),
+    mqttHost: env.FUELPAY_MQTT_HOST || httpHost,
+    mqttPort: int(env, 'FUELPAY_MQTT_PORT', 1884, 0, 65535, errors),
+    publicBrokerUrl,
+    adminToken: adminRaw ?? randomBytes(24).toString('base64url'),
+    adminTokenGenerated: adminRaw === undefined,
+    logLevel,
+    defaultHoldMinor: int(env, 'FUELPAY_DEFAULT_HOLD_MINOR', 10_000, 1, 100_000_000, errors),
+    unusedHoldTtlMs: int(env, 'FUELPAY_UNUSED_HOLD_TTL_MS', 10 * 60_000, 1000, 7 * 86_400_000, errors),
+    holdTtlMs: int(env, 'FUELPAY_HOLD_TTL_MS', 24 * 3_600_000, 1000, 30 * 86_400_000, errors),
+    expirySweepMs: int(env, 'FUELPAY_EXPIRY_SWEEP_MS', 30_000, 100, 3_600_000, errors),
+    processorTimeoutMs: int(env, 'FUELPAY_PROCESSOR_TIMEOUT_MS', 5000, 10, 120_000, errors),
+    idempotencyTtlMs: int(env, 'FUELPAY_IDEMPOTENCY_TTL_MS', 48 * 3_600_000, 24 * 3_600_000, 30 * 86_400_000, errors),
+    requirePosition: bool(env, 'FUELPAY_REQUIRE_POSITION', false, errors),
+    maxAccuracyAllowanceM: int(env, 'FUELPAY_MAX_ACCURACY_ALLOWANCE_M', 50, 0, 1000, errors),
+    mqttCredentialTtlS: int(env, 'FUELPAY_MQTT_CREDENTIAL_TTL_S', 24 * 3600, 60, 30 * 86_400, errors),
+    signingKeyMaxAgeMs: int(env, 'FUELPAY_SIGNING_KEY_MAX_AGE_MS', 90 * 86_400_000, 60_000, 3650 * 86_400_000, errors),
+    pumpAuthorizationTtlS: int(env, 'FUELPAY_PUMP_AUTHORIZATION_TTL_S', PUMP_AUTHORIZATION_TTL_S, 1, 600, errors),
+    pumpSessionMaxMs: int(env, 'FUELPAY_PUMP_SESSION_MAX_MS', 15 * 60_000, 1000, 86_400_000, errors),
+    embeddedBroker,
+    mqttPasswordsFile,
+  }
+  if (errors.length > 0) throw new Error(`invalid cloud configuration: ${errors.join('; ')}`)
+  return Object.freeze(config)
+}

@@ -1,0 +1,27 @@
+import { type Migration, Migrator } from 'kysely/migration'
+import type { Db } from './database.ts'
+import * as initial from './migrations/20251123120000_initial.ts'
+import * as lateCapture from './migrations/20251201120000_late_capture.ts'
+
+/**
+ * Migrations by timestamped name. Listed here rather than read from disk so
+ * they run the same under tsx, in tests and from any working directory.
+ */
+export const MIGRATIONS: Record<string, Migration> = {
+  '20251123120000_initial': initial,
+  '20251201120000_late_capture': lateCapture,
+}
+
+/** Brings the schema to the latest migration; throws with the failing migration's name. */
+export async function migrateToLatest(db: Db): Promise<string[]> {
+  const migrator = new Migrator({
+    db,
+    provider: { getMigrations: async () => MIGRATIONS },
+  })
+  const { error, results } = await migrator.migrateToLatest()
+  const failed = results?.find((r) => r.status === 'Error')
+  if (error) {
+    throw new Error(`migration ${failed?.migrationName ?? '?'} failed: ${(error as Error).message ?? error}`)
+  }
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName)
+}

@@ -1,0 +1,325 @@
+import { createHash } from 'node:crypto'
+import {
+  type Currency,
+  type FuelAuthorizationRequest,
+  type FuelAuthorizationResponse,
+  type Grade,
+  maxVolumeForAmount,
+  newNonce,
+  CLOCK_SKEW_S,
+  signPumpAuthorization,
+} from '@fuelpay/proto'
+import { findAccount, listPaymentMethods } from '../accounts/account.repository.ts'
+import { verifyVoiceCode } from '../accounts/voice-code.ts'
+import type { Caller } from '../auth/caller.ts'
+import type { CloudDeps } from '../deps.ts'
+import { refuse } from '../errors/errors.ts'
+import { findFleet } from '../fleets/fleet.repository.ts'
+import { checkControls } from '../fleets/purchase-controls.ts'
+import { holdPostings, postEntry } from '../ledger/ledger.repository.ts'
+import { appendOutbox } from '../outbox/outbox.repository.ts'
+import { distanceM } from '../stations/geo.ts'
+import { findStation, stationPumps } from '../stations/station.repository.ts'
+import { holdSession, insertSession, updateSession, vehicleSpendDayMonth } from './session.repository.ts'
+
+type VehicleCaller = Extract<Caller, { role: 'vehicle' }>
+
+/**
+ * How long a hold whose pump was never seen taking the token (state held)
+ * lives before the sweeper voids it. Not less than the time a pump may still
+ * be dispensing against it: a station verifies tokens offline, so it may
+ * accept the token up to its expiry plus the tolerated clock skew without the
+ * cloud hearing of it (telemetry lost with the network), and the session it
+ * starts may then last up to the stations' maximum session length. Voiding
+ * earlier would hand the customer's credit back while fuel is flowing and
+ * turn a sure capture into a late one that the issuer may decline. After
+ * that bound no sale can still be in progress, so voiding releases only
+ * money that is not owed; a sale that is merely delivered late (a station
+ * offline for hours) is still charged, by a late capture (settlement.service.ts).
+ *
+ * @example unusedHoldLifetimeMs(loadConfig({})) // 10 min configured, but 120 s + 30 s + 15 min = 1_050_000
+ */
+export function unusedHoldLifetimeMs(config: Pick<CloudDeps['config'], 'unusedHoldTtlMs' | 'pumpAuthorizationTtlS' | 'pumpSessionMaxMs'>): number {
+  const pumpMayStillUseMs = (config.pumpAuthorizationTtlS + CLOCK_SKEW_S) * 1000 + config.pumpSessionMaxMs
+  return Math.max(config.unusedHoldTtlMs, pumpMayStillUseMs)
+}
+
+/**
+ * The session id is derived from the vehicle and its idempotency key: a
+ * retry that slips past the idempotency record (a crash between the two)
+ * still finds the same session instead of placing a second hold.
+ */
+export function sessionIdFor(vehicleId: string, idempotencyKey: string): string {
+  return `s${createHash('sha256').update(`${vehicleId}\n${idempotencyKey}`).digest('base64url').slice(0, 26).replace(/^[-_]/, 'x')}`
+}
+
+/**
+ * Requests a fuel authorization (design: payment session, steps 2-3):
+ * station, pump, geofence, grade, purchase controls, payment method; then a
+ * hold through the processor; then a signed pump authorization. Every
+ * refusal before the hold changes nothing; a decline is recorded on a
+ * declined session.
+ */
+export async function requestFuelAuthorization(
+  deps: CloudDeps,
+  caller: VehicleCaller,
+  input: FuelAuthorizationRequest,
+  idempotencyKey: string,
+): Promise<FuelAuthorizationResponse> {
+  const { db } = deps
+  const nowMs = deps.nowMs()
+  // Independent reads, issued together (each its own round trip); the checks
+  // below run in the same order as ever, so the same refusal wins.
+  const [station, pumps, account, fleet, methods] = await Promise.all([
+    findStation(db, input.stationId),
+    stationPumps(db, [input.stationId]),
+    findAccount(db, caller.accountId),
+    caller.fleetId ? findFleet(db, caller.fleetId) : undefined,
+    listPaymentMethods(db, caller.accountId),
+  ])
+  if (!station) throw refuse('UNKNOWN_STATION')
+  const currency = station.currency as Currency
+  if (input.currency && input.currency !== currency) throw refuse('CURRENCY_MISMATCH')
+  const pump = pumps.get(station.id)?.find((p) => p.pump === input.pump)
+  if (!pump) throw refuse('PUMP_NOT_AT_STATION')
+  if (!pump.inService || pump.grades.length === 0) throw refuse('PUMP_OUT_OF_SERVICE')
+
+  if (input.position) {
+    const allowance = Math.min(input.position.accuracyM ?? 0, deps.config.maxAccuracyAllowanceM)
+    const d = distanceM(input.position, station)
+    if (d > station.geofence_radius_m + allowance) throw refuse('OUTSIDE_GEOFENCE', `vehicle is ${Math.round(d)} m from the station`)
+  } else if (deps.config.requirePosition) {
+    throw refuse('OUTSIDE_GEOFENCE', 'a position is required')
+  }
+
+  let grades = pump.grades.map((g) => g.grade)
+  if (input.grade) {
+    if (!grades.includes(input.grade)) throw refuse('UNKNOWN_GRADE')
+    grades = [input.grade]
+  }
+
+  if (!account) throw refuse('UNAUTHENTICATED')
+
+  if (input.voiceCode !== undefined) {
+    if (!account.voice_code_hash || !(await verifyVoiceCode(input.voiceCode, account.voice_code_hash))) {
+      throw refuse('VOICE_CODE_WRONG')
+    }
+  } else if (fleet?.voice_code_required) {
+    throw refuse('VOICE_CODE_REQUIRED')
+  }
+
+  const day = new Date(nowMs)
+  day.setUTCHours(0, 0, 0, 0)
+  const month = new Date(Date.UTC(day.getUTCFullYear(), day.getUTCMonth(), 1))
+  const explicitAmount = input.amountMinor !== undefined
+  const controls = checkControls({
+    fleet,
+    stationId: station.id,
+    operatorId: station.operator_id,
+    grades,
+    amountMinor: input.amountMinor ?? account.default_hold_minor ?? deps.config.defaultHoldMinor,
+    explicitAmount,
+    currency,
+    usage: fleet ? await vehicleSpendDayMonth(db, caller.id, day, month) : { dayMinor: 0, monthMinor: 0 },
+    nowMs,
+  })
+  if (!controls.ok) throw refuse(controls.reason.code, controls.reason.message)
+  grades = controls.value.grades
+  const requestedMinor = controls.value.amountMinor
+
+  const pm = choosePaymentMethod(methods, input)
+  const prices = Object.fromEntries(pump.grades.filter((g) => grades.includes(g.grade)).map((g) => [g.grade, g.unitPriceMilli]))
+  const highestPrice = Math.max(...Object.values(prices))
+
+  const sessionId = sessionIdFor(caller.id, idempotencyKey)
+  const inserted = await insertSession(db, {
+    id: sessionId,
+    account_id: account.id,
+    vehicle_id: caller.id,
+    fleet_id: fleet?.id ?? null,
+    station_id: station.id,
+    operator_id: station.operator_id,
+    pump: pump.pump,
+    state: 'requested',
+    currency,
+    volume_unit: station.volume_unit,
+    grades: JSON.stringify(grades),
+    prices: JSON.stringify(prices),
+    requested_amount_minor: requestedMinor,
+    payment_method_id: pm.id,
+  })
+  if (!inserted) throw refuse('IDEMPOTENCY_IN_PROGRESS', 'this request already made a session')
+
+  const auth = await deps.processor.authorize({
+    cardToken: pm.processor_token,
+    amountMinor: requestedMinor,
+    currency,
+    idempotencyKey: `auth:${sessionId}`,
+    allowPartial: true,
+  })
+  if (!auth.ok) {
+    const state = auth.reason.code === 'PROCESSOR_TIMEOUT' || auth.reason.code === 'ISSUER_UNAVAILABLE' ? 'failed' : 'declined'
+    await db.transaction().execute(async (tx) => {
+      await updateSession(tx, sessionId, {
+        state,
+        reason_code: auth.reason.code,
+        reason_message: auth.reason.message,
+        settled_at: new Date(nowMs),
+      })
+      await appendOutbox(tx, {
+        kind: `session.${state}`,
+        aggregateId: sessionId,
+        operatorId: station.operator_id,
+        stationId: station.id,
+        accountId: account.id,
+        payload: { sessionId, pump: pump.pump, reason: auth.reason.code },
+      })
+    })
+    deps.metrics.authorizations.inc({ outcome: auth.reason.code })
+    if (state === 'failed') {
+      // The issuer may have placed the hold after we stopped waiting: void it by the same key.
+      void voidUnknownAuthorization(deps, pm.processor_token, requestedMinor, currency, sessionId)
+    }
+    throw refuse(auth.reason.code, auth.reason.message)
+  }
+
+  const holdMinor = Math.min(auth.value.approvedMinor, requestedMinor)
+  const maxVolumeMilli = maxVolumeForAmount(holdMinor, highestPrice, currency)
+  if (maxVolumeMilli === 0) {
+    await deps.processor.void({ authId: auth.value.authId, idempotencyKey: `void:${sessionId}` })
+    await updateSession(db, sessionId, {
+      state: 'declined',
+      processor_auth_id: auth.value.authId,
+      reason_code: 'AMOUNT_OUT_OF_RANGE',
+      reason_message: 'approved amount buys no fuel',
+      settled_at: new Date(nowMs),
+    })
+    throw refuse('AMOUNT_OUT_OF_RANGE', 'approved amount buys no fuel')
+  }
+
+  const jti = newNonce()
+  const iat = Math.floor(nowMs / 1000)
+  const exp = iat + deps.config.pumpAuthorizationTtlS
+  const token = await signPumpAuthorization(
+    {
+      jti,
+      sessionId,
+      stationId: station.id,
+      pump: pump.pump,
+      vehicleId: caller.id,
+      maxAmountMinor: holdMinor,
+      currency,
+      maxVolumeMilli,
+      grades: grades as Grade[],
+      iat,
+      exp,
+    },
+    deps.keys.active(),
+    nowMs,
+  )
+
+  await db.transaction().execute(async (tx) => {
+    // Only a session still requested is moved on: the state test is in the
+    // update itself, which takes the row lock (no separate locking read).
+    const moved = await holdSession(tx, sessionId, {
+      state: 'held',
+      hold_amount_minor: holdMinor,
+      max_volume_milli: maxVolumeMilli,
+      processor_auth_id: auth.value.authId,
+      token_jti: jti,
+      token_expires_at: new Date(exp * 1000),
+      hold_expires_at: new Date(nowMs + unusedHoldLifetimeMs(deps.config)),
+    })
+    if (!moved) throw refuse('SESSION_STATE_CONFLICT')
+    await postEntry(tx, {
+      sessionId,
+      kind: 'hold',
+      currency,
+      postings: holdPostings(account.id, station.id, holdMinor),
+    })
+    await appendOutbox(tx, {
+      kind: 'session.held',
+      aggregateId: sessionId,
+      operatorId: station.operator_id,
+      stationId: station.id,
+      accountId: account.id,
+      payload: { sessionId, pump: pump.pump, vehicleId: caller.id, holdAmountMinor: holdMinor, currency },
+    })
+  })
+  deps.metrics.authorizations.inc({ outcome: holdMinor < requestedMinor ? 'partial' : 'held' })
+  deps.log.info({ sessionId, stationId: station.id, pump: pump.pump, holdMinor }, 'hold placed')
+
+  return {
+    sessionId,
+    state: 'held',
+    token,
+    holdAmountMinor: holdMinor,
+    requestedAmountMinor: requestedMinor,
+    partial: holdMinor < requestedMinor,
+    currency,
+    maxVolumeMilli,
+    volumeUnit: station.volume_unit,
+    grades: grades as Grade[],
+    expiresAt: new Date(exp * 1000).toISOString(),
+    station: { id: station.id, name: station.name },
+    pump: pump.pump,
+    paymentMethod: { id: pm.id, brand: pm.brand, last4: pm.last4, ...(pm.name ? { name: pm.name } : {}) },
+  }
+}
+
+async function voidUnknownAuthorization(
+  deps: CloudDeps,
+  cardToken: string,
+  amountMinor: number,
+  currency: string,
+  sessionId: string,
+): Promise<void> {
+  try {
+    const again = await deps.processor.authorize({ cardToken, amountMinor, currency, idempotencyKey: `auth:${sessionId}`, allowPartial: true })
+    if (again.ok) {
+      await deps.processor.void({ authId: again.value.authId, idempotencyKey: `void:${sessionId}` })
+      deps.log.warn({ sessionId }, 'voided a hold placed after the processor timed out')
+    }
+  } catch (err) {
+    deps.log.error({ err, sessionId }, 'could not void a timed-out authorization')
+  }
+}
+
+type PaymentMethodRow = Awaited<ReturnType<typeof listPaymentMethods>>[number]
+
+const normalise = (s: string) => s.normalize('NFKC').toLowerCase().replace(/[^\p{L}\p{N}]+/gu, ' ').trim()
+
+/**
+ * Picks the card: by id, else by what the driver called it (its name, its
+ * brand, or its last four digits, spoken), else the default.
+ */
+export function choosePaymentMethod(
+  methods: PaymentMethodRow[],
+  input: { paymentMethodId?: string | undefined; paymentMethodName?: string | undefined },
+): PaymentMethodRow {
+  if (input.paymentMethodId) {
+    const m = methods.find((x) => x.id === input.paymentMethodId)
+    if (!m) throw refuse('NO_PAYMENT_METHOD', 'no such payment method on this account')
+    return m
+  }
+  if (input.paymentMethodName) {
+    const said = normalise(input.paymentMethodName)
+    const withoutCard = said.replace(/\b(card|karte|carte|my|meine|ma|mon)\b/g, '').trim()
+    const matches = methods.filter((m) => {
+      const name = m.name ? normalise(m.name) : ''
+      const nameCore = name.replace(/\b(card|karte|carte)\b/g, '').trim()
+      return (
+        (name && (name === said || (nameCore && nameCore === withoutCard))) ||
+        normalise(m.brand) === withoutCard ||
+        said.replace(/\D/g, '').endsWith(m.last4)
+      )
+    })
+    if (matches.length !== 1) {
+      throw refuse('NO_PAYMENT_METHOD', matches.length === 0 ? 'no payment method by that name' : 'that name fits several payment methods')
+    }
+    return matches[0] as PaymentMethodRow
+  }
+  const m = methods.find((x) => x.is_default) ?? methods[0]
+  if (!m) throw refuse('NO_PAYMENT_METHOD')
+  return m
+}

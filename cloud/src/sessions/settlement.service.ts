@@ -1,0 +1,476 @@
+import { randomBytes } from 'node:crypto'
+import {
+  amountForVolume,
+  type Currency,
+  type Reason,
+  type ReasonCode,
+  type Receipt,
+  type SaleRecord,
+  type SaleReportResponse,
+  type SessionState,
+  type SessionView,
+  verifySaleRecord,
+} from '@fuelpay/proto'
+import { findPaymentMethod } from '../accounts/account.repository.ts'
+import type { Caller } from '../auth/caller.ts'
+import { findStationKey } from '../auth/auth.repository.ts'
+import { importPublicKeyCached } from '../auth/auth.service.ts'
+import type { Db } from '../db/database.ts'
+import type { CloudDeps } from '../deps.ts'
+import { refuse } from '../errors/errors.ts'
+import { capturePostings, lateCapturePostings, postEntry, releasePostings } from '../ledger/ledger.repository.ts'
+import { appendOutbox } from '../outbox/outbox.repository.ts'
+import { findStation } from '../stations/station.repository.ts'
+import { findSession, findSessionForCaller, lockSession, type SessionRow, updateSession, updateSessionReturning } from './session.repository.ts'
+import { toReceipt, toSessionView } from './session.view.ts'
+
+/**
+ * Settlement, in two steps so that the processor is never called inside a
+ * database transaction and nothing happens twice:
+ *
+ * 1. decide, under the session's row lock: `settle_action` = capture (with
+ *    the amount) or void, recorded once; a second decision is refused or,
+ *    when identical, joins the first;
+ * 2. carry out: processor capture/void with an idempotency key derived from
+ *    the session, then, under the row lock again, the ledger entries and the
+ *    final state, written only if the session is still unsettled.
+ *
+ * A crash between the steps leaves a decided, unfinished session; the
+ * expiry sweeper (and any retry of the same sale) finishes it.
+ *
+ * Late capture (design, failure handling: a station that lost the cloud
+ * delivers every sale and it is settled). A verified sale with volume for a
+ * session whose hold was already voided (the sweeper expired it while the
+ * station was offline, or the driver cancelled in the cloud after the pump
+ * took the token) is fuel that was really pumped: it is accepted and charged
+ * the way a card processor takes a forced post, by a new authorization and
+ * capture for min(sale, original hold) under idempotency keys derived from
+ * the session. The session ends captured (settle_action 'late_capture', the
+ * new authorization recorded) or, when the issuer declines, failed with the
+ * issuer's reason and a `session.settlement-failed` outbox event for the
+ * console. The station's report is acknowledged either way: retrying it
+ * cannot change a decline.
+ */
+const OPEN_STATES = ['held', 'pump_authorized', 'fueling']
+
+const SETTLED_STATES: SessionState[] = ['captured', 'voided', 'expired', 'declined', 'failed']
+
+/** POST /v1/sales: a station's signed sale settles its session. */
+export async function reportSale(
+  deps: CloudDeps,
+  caller: Extract<Caller, { role: 'station' }>,
+  saleJws: string,
+): Promise<SaleReportResponse> {
+  const v = await verifySaleRecord(saleJws, async (kid) => {
+    const row = await findStationKey(deps.db, caller.id, kid)
+    if (!row) return undefined
+    if (row.revoked_at) return 'revoked'
+    return importPublicKeyCached(row.public_jwk)
+  })
+  if (!v.ok) {
+    const signatureFailures: readonly ReasonCode[] = ['TOKEN_BAD_SIGNATURE', 'TOKEN_UNKNOWN_KEY', 'TOKEN_ALG_NOT_ALLOWED', 'KEY_REVOKED']
+    const code: ReasonCode = signatureFailures.includes(v.reason.code) ? 'SALE_SIGNATURE_INVALID' : v.reason.code
+    throw refuse(code, v.reason.message)
+  }
+  const { kid: _kid, ...sale } = v.value
+  if (sale.stationId !== caller.id) throw refuse('WRONG_STATION', 'sale is for another station')
+
+  // A void decided but not yet carried out (processor slow or down) is
+  // finished first, so that a late capture always starts from a released hold.
+  let decided = await decideSale(deps, caller, sale, true)
+  if (decided === 'finish-void-first') {
+    await finishSettlement(deps, sale.sessionId)
+    decided = await decideSale(deps, caller, sale, false)
+  }
+  if (decided === 'finish-void-first') throw new Error('unreachable: the void was finished first')
+  const final = await finishSettlement(deps, decided.id, decided)
+  return saleResponse(deps, final)
+}
+
+/**
+ * Step 1 for a sale, under the session's row lock: records the sale and the
+ * decided settlement, or joins an identical earlier report. Answers
+ * 'finish-void-first' (changing nothing) when a void is decided but not yet
+ * carried out and the sale has volume.
+ */
+function decideSale(
+  deps: CloudDeps,
+  caller: Extract<Caller, { role: 'station' }>,
+  sale: SaleRecord,
+  voidFirst: boolean,
+): Promise<SessionRow | 'finish-void-first'> {
+  return deps.db.transaction().execute(async (tx): Promise<SessionRow | 'finish-void-first'> => {
+    const row = await lockSession(tx, sale.sessionId)
+    if (!row || row.station_id !== caller.id) throw refuse('SESSION_NOT_FOUND')
+    if (voidFirst && sale.volumeMilli > 0 && !row.sale && row.settle_action === 'void' && !row.settled_at) return 'finish-void-first'
+    const mismatch = saleMismatch(row, sale)
+    if (mismatch) throw refuse(mismatch.code, mismatch.message)
+    const amount = sale.volumeMilli === 0 ? 0 : Math.min(sale.amountMinor, Number(row.hold_amount_minor))
+    if (!row.sale && sale.volumeMilli === 0 && (row.settle_action === 'void' || row.state === 'voided' || row.state === 'expired')) {
+      // A zero sale for a session already being voided (cancelled, expired): acknowledge, record it.
+      await updateSession(tx, row.id, { sale: JSON.stringify(sale) })
+      return row
+    }
+    if (row.sale) {
+      // The same sale again (a store-and-forward retry): join the first report.
+      if (!sameSale(row.sale as unknown as SaleRecord, sale)) throw refuse('SALE_MISMATCH', 'session already has another sale')
+      return row
+    }
+    if (sale.volumeMilli > 0 && voidedHold(row)) {
+      if (!row.settled_at) throw refuse('UNAVAILABLE', 'the session is being voided; retry the sale')
+      const updated = await updateSessionReturning(tx, row.id, {
+        sale: JSON.stringify(sale),
+        state: 'completed',
+        settle_action: 'late_capture',
+        settle_amount_minor: amount,
+        settled_at: null,
+        reason_code: null,
+        reason_message: `late sale after the hold was ${row.state}: ${row.reason_message ?? row.reason_code ?? 'voided'}`.slice(0, 300),
+      })
+      await appendOutbox(tx, {
+        kind: 'session.sale',
+        aggregateId: row.id,
+        operatorId: row.operator_id,
+        stationId: row.station_id,
+        accountId: row.account_id,
+        payload: { sessionId: row.id, pump: row.pump, outcome: sale.outcome, volumeMilli: sale.volumeMilli, amountMinor: sale.amountMinor, seq: sale.seq, lateCapture: true },
+      })
+      deps.log.warn({ sessionId: row.id, was: row.state, amountMinor: amount }, 'sale arrived after its hold was voided; capturing late')
+      return updated
+    }
+    if (row.settle_action || !OPEN_STATES.includes(row.state)) {
+      throw refuse('SESSION_STATE_CONFLICT', `session is ${row.state}`)
+    }
+    const updated = await updateSessionReturning(tx, row.id, {
+      sale: JSON.stringify(sale),
+      state: sale.volumeMilli > 0 ? 'completed' : row.state,
+      settle_action: amount > 0 ? 'capture' : 'void',
+      settle_amount_minor: amount,
+      ...saleReason(sale),
+    })
+    await appendOutbox(tx, {
+      kind: 'session.sale',
+      aggregateId: row.id,
+      operatorId: row.operator_id,
+      stationId: row.station_id,
+      accountId: row.account_id,
+      payload: { sessionId: row.id, pump: row.pump, outcome: sale.outcome, volumeMilli: sale.volumeMilli, amountMinor: sale.amountMinor, seq: sale.seq },
+    })
+    return updated
+  })
+}
+
+/** A hold that was placed and then voided (expired or cancelled) with nothing captured: a late sale may still be charged. */
+function voidedHold(row: SessionRow): boolean {
+  return (
+    row.settle_action === 'void' &&
+    (row.state === 'voided' || row.state === 'expired') &&
+    row.processor_auth_id !== null &&
+    Number(row.hold_amount_minor) > 0 &&
+    Number(row.captured_minor) === 0
+  )
+}
+
+/** Processor answers that may go away by themselves: the settlement is retried, not failed. */
+const TRANSIENT: ReasonCode[] = ['PROCESSOR_TIMEOUT', 'ISSUER_UNAVAILABLE', 'UNAVAILABLE']
+
+function saleReason(sale: SaleRecord): { reason_code: string | null; reason_message: string | null } {
+  const map: Partial<Record<SaleRecord['outcome'], ReasonCode>> = {
+    cancelled: 'CANCELLED',
+    lapsed: 'NOZZLE_TIMEOUT',
+    'emergency-stop': 'EMERGENCY_STOP',
+    fault: 'PUMP_FAULT',
+    timeout: 'MAX_DURATION',
+  }
+  const code = map[sale.outcome]
+  return { reason_code: code ?? null, reason_message: code ? `sale outcome ${sale.outcome}` : null }
+}
+
+/** Why a sale does not belong to its session, or undefined when it does. */
+export function saleMismatch(row: SessionRow, sale: SaleRecord): Reason | undefined {
+  const bad = (code: ReasonCode, message: string): Reason => ({ code, number: 0, message })
+  if (sale.pump !== row.pump) return bad('SALE_MISMATCH', 'pump differs')
+  if (sale.vehicleId !== row.vehicle_id) return bad('SALE_MISMATCH', 'vehicle differs')
+  if (sale.tokenId !== row.token_jti) return bad('SALE_MISMATCH', 'token differs')
+  if (sale.currency !== row.currency) return bad('SALE_MISMATCH', 'currency differs')
+  if (sale.volumeUnit !== row.volume_unit) return bad('SALE_MISMATCH', 'volume unit differs')
+  if (sale.endedAt < sale.startedAt) return bad('SALE_MISMATCH', 'ends before it starts')
+  if (sale.totalizerEndMilli - sale.totalizerStartMilli !== sale.volumeMilli)
+    return bad('SALE_ARITHMETIC_INVALID', 'totalizer difference is not the volume')
+  if (sale.volumeMilli === 0) {
+    if (sale.amountMinor !== 0) return bad('SALE_ARITHMETIC_INVALID', 'no volume but an amount')
+    return undefined
+  }
+  if (!sale.grade || !sale.unitPriceMilli) return bad('SALE_MISMATCH', 'a sale with volume names its grade and price')
+  const prices = row.prices as Record<string, number>
+  if (prices[sale.grade] === undefined) return bad('SALE_MISMATCH', 'grade was not authorized')
+  if (prices[sale.grade] !== sale.unitPriceMilli) return bad('SALE_MISMATCH', 'price differs from the authorized price')
+  if (amountForVolume(sale.volumeMilli, sale.unitPriceMilli, row.currency as Currency) !== sale.amountMinor)
+    return bad('SALE_ARITHMETIC_INVALID', 'amount is not volume times price')
+  return undefined
+}
+
+function sameSale(a: SaleRecord, b: SaleRecord): boolean {
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]) as Set<keyof SaleRecord>
+  for (const k of keys) if (a[k] !== b[k]) return false
+  return true
+}
+
+/**
+ * Step 2: carries out a decided settlement. Idempotent; returns the session
+ * as it stands. `known` is the row as step 1 just committed it (saves a
+ * read); everything that matters is re-checked under the row lock.
+ */
+export async function finishSettlement(deps: CloudDeps, sessionId: string, known?: SessionRow): Promise<SessionRow> {
+  const row = known ?? (await findSession(deps.db, sessionId))
+  if (!row) throw refuse('SESSION_NOT_FOUND')
+  if (row.settled_at || !row.settle_action) return row
+  if (row.settle_action === 'late_capture') return finishLateCapture(deps, row)
+  const amount = Number(row.settle_amount_minor ?? 0)
+  if (row.processor_auth_id) {
+    const r =
+      row.settle_action === 'capture'
+        ? await deps.processor.capture({ authId: row.processor_auth_id, amountMinor: amount, idempotencyKey: `capture:${row.id}` })
+        : await deps.processor.void({ authId: row.processor_auth_id, idempotencyKey: `void:${row.id}` })
+    if (!r.ok) {
+      deps.log.warn({ sessionId, code: r.reason.code, action: row.settle_action }, 'processor settlement failed; will retry')
+      deps.metrics.settlementFailures.inc({ action: row.settle_action, code: r.reason.code })
+      throw refuse(r.reason.code === 'PROCESSOR_TIMEOUT' ? 'PROCESSOR_TIMEOUT' : 'UNAVAILABLE', r.reason.message)
+    }
+  }
+  return deps.db.transaction().execute(async (tx) => {
+    const locked = await lockSession(tx, sessionId)
+    if (!locked) throw refuse('SESSION_NOT_FOUND')
+    if (locked.settled_at) return locked
+    const hold = Number(locked.hold_amount_minor)
+    const captured = locked.settle_action === 'capture' ? Number(locked.settle_amount_minor ?? 0) : 0
+    // Asserted under the row lock: never capture above what the hold has left.
+    if (captured > hold || captured < 0) throw new Error(`capture ${captured} above hold ${hold} for ${sessionId}`)
+    const released = hold - captured
+    const state: SessionState = locked.settle_action === 'capture' ? 'captured' : locked.state === 'expired' ? 'expired' : 'voided'
+    if (captured > 0) {
+      await postEntry(tx, { sessionId, kind: 'capture', currency: locked.currency, postings: capturePostings(locked.account_id, locked.station_id, captured) })
+    }
+    if (released > 0) {
+      await postEntry(tx, { sessionId, kind: 'release', currency: locked.currency, postings: releasePostings(locked.account_id, locked.station_id, released) })
+    }
+    const settledAt = new Date(deps.nowMs())
+    const updated = await updateSessionReturning(tx, sessionId, {
+      state,
+      captured_minor: captured,
+      released_minor: released,
+      settled_at: settledAt,
+      receipt_id: captured > 0 ? `r_${randomBytes(9).toString('base64url')}` : null,
+    })
+    await appendOutbox(tx, {
+      kind: `session.${state}`,
+      aggregateId: sessionId,
+      operatorId: locked.operator_id,
+      stationId: locked.station_id,
+      accountId: locked.account_id,
+      payload: { sessionId, pump: locked.pump, state, capturedMinor: captured, releasedMinor: released, currency: locked.currency, reason: locked.reason_code },
+    })
+    deps.metrics.settlements.inc({ state })
+    return updated
+  })
+}
+
+/**
+ * Carries out a decided late capture: a new authorization for exactly the
+ * decided amount (no partial approval: a forced post is for what was pumped)
+ * and its capture, each under a key derived from the session so concurrent
+ * duplicates and retries reach the processor as one request. A transient
+ * processor error leaves the session decided (the sale's retry or the
+ * sweeper finishes it); a decline ends it failed with the issuer's reason.
+ */
+async function finishLateCapture(deps: CloudDeps, row: SessionRow): Promise<SessionRow> {
+  const sessionId = row.id
+  const amount = Number(row.settle_amount_minor ?? 0)
+  const transient = (code: ReasonCode, message: string, step: string): never => {
+    deps.log.warn({ sessionId, code, step }, 'late capture not done; will retry')
+    deps.metrics.settlementFailures.inc({ action: 'late_capture', code })
+    throw refuse(code === 'PROCESSOR_TIMEOUT' ? 'PROCESSOR_TIMEOUT' : 'UNAVAILABLE', message)
+  }
+  let outcome: { ok: true; authId: string } | { ok: false; code: ReasonCode; message: string }
+  const pm = await findPaymentMethod(deps.db, row.payment_method_id)
+  if (!pm) outcome = { ok: false, code: 'NO_PAYMENT_METHOD', message: 'the payment method is gone' }
+  else {
+    const auth = await deps.processor.authorize({
+      cardToken: pm.processor_token,
+      amountMinor: amount,
+      currency: row.currency,
+      idempotencyKey: `late-auth:${sessionId}`,
+      allowPartial: false,
+    })
+    if (!auth.ok) {
+      if (TRANSIENT.includes(auth.reason.code)) transient(auth.reason.code, auth.reason.message, 'authorize')
+      outcome = { ok: false, code: auth.reason.code, message: auth.reason.message }
+    } else {
+      const cap = await deps.processor.capture({ authId: auth.value.authId, amountMinor: amount, idempotencyKey: `late-capture:${sessionId}` })
+      if (!cap.ok) {
+        if (TRANSIENT.includes(cap.reason.code)) transient(cap.reason.code, cap.reason.message, 'capture')
+        // Refused for good: give the card its credit back before recording the failure.
+        const v = await deps.processor.void({ authId: auth.value.authId, idempotencyKey: `late-void:${sessionId}` })
+        if (!v.ok) transient(v.reason.code, v.reason.message, 'void')
+        outcome = { ok: false, code: cap.reason.code, message: cap.reason.message }
+      } else outcome = { ok: true, authId: auth.value.authId }
+    }
+  }
+  return deps.db.transaction().execute(async (tx) => {
+    const locked = await lockSession(tx, sessionId)
+    if (!locked) throw refuse('SESSION_NOT_FOUND')
+    if (locked.settled_at) return locked
+    const hold = Number(locked.hold_amount_minor)
+    if (amount > hold || amount <= 0) throw new Error(`late capture ${amount} outside hold ${hold} for ${sessionId}`)
+    const settledAt = new Date(deps.nowMs())
+    const common = { sessionId, pump: locked.pump, currency: locked.currency, lateCapture: true }
+    let updated: SessionRow
+    if (outcome.ok) {
+      await postEntry(tx, { sessionId, kind: 'late_capture', currency: locked.currency, postings: lateCapturePostings(locked.account_id, locked.station_id, amount) })
+      updated = await updateSessionReturning(tx, sessionId, {
+        state: 'captured',
+        captured_minor: amount,
+        late_capture_auth_id: outcome.authId,
+        settled_at: settledAt,
+        receipt_id: `r_${randomBytes(9).toString('base64url')}`,
+      })
+      await appendOutbox(tx, {
+        kind: 'session.captured',
+        aggregateId: sessionId,
+        operatorId: locked.operator_id,
+        stationId: locked.station_id,
+        accountId: locked.account_id,
+        payload: { ...common, state: 'captured', capturedMinor: amount, releasedMinor: Number(locked.released_minor) },
+      })
+      deps.metrics.settlements.inc({ state: 'captured' })
+      deps.log.info({ sessionId, amountMinor: amount }, 'late capture done')
+    } else {
+      updated = await updateSessionReturning(tx, sessionId, {
+        state: 'failed',
+        reason_code: outcome.code,
+        reason_message: `late capture of ${amount} failed: ${outcome.message}`.slice(0, 300),
+        settled_at: settledAt,
+      })
+      // The console turns this into a "settlement failed" alert: fuel was pumped and not paid for.
+      await appendOutbox(tx, {
+        kind: 'session.settlement-failed',
+        aggregateId: sessionId,
+        operatorId: locked.operator_id,
+        stationId: locked.station_id,
+        accountId: locked.account_id,
+        payload: { ...common, state: 'failed', amountMinor: amount, reason: outcome.code, message: outcome.message.slice(0, 200) },
+      })
+      deps.metrics.settlements.inc({ state: 'failed' })
+      deps.metrics.settlementFailures.inc({ action: 'late_capture', code: outcome.code })
+      deps.log.error({ sessionId, amountMinor: amount, code: outcome.code }, 'late capture declined: fuel pumped but not paid')
+    }
+    return updated
+  })
+}
+
+async function saleResponse(deps: CloudDeps, row: SessionRow): Promise<SaleReportResponse> {
+  const out: SaleReportResponse = {
+    sessionId: row.id,
+    state: row.state as SessionState,
+    capturedMinor: Number(row.captured_minor),
+    releasedMinor: Number(row.released_minor),
+  }
+  if (row.state === 'captured') out.receipt = await receiptFor(deps.db, row)
+  return out
+}
+
+export async function receiptFor(db: Db, row: SessionRow): Promise<Receipt> {
+  const [station, pm] = await Promise.all([findStation(db, row.station_id), findPaymentMethod(db, row.payment_method_id)])
+  if (!station || !pm) throw refuse('INTERNAL', 'session refers to missing rows')
+  return toReceipt(row, station, pm)
+}
+
+/** GET /v1/receipts/:sessionId: the caller's captured session as a receipt. */
+export async function getReceipt(deps: CloudDeps, caller: Caller, sessionId: string): Promise<Receipt> {
+  const row = await findSessionForCaller(deps.db, sessionId, caller)
+  if (!row) throw refuse('SESSION_NOT_FOUND')
+  if (row.state !== 'captured') throw refuse('SESSION_STATE_CONFLICT', `session is ${row.state}; no receipt`)
+  return receiptFor(deps.db, row)
+}
+
+export async function getSession(deps: CloudDeps, caller: Caller, sessionId: string): Promise<SessionView> {
+  const row = await findSessionForCaller(deps.db, sessionId, caller)
+  if (!row) throw refuse('SESSION_NOT_FOUND')
+  return toSessionView(row)
+}
+
+/**
+ * POST /v1/sessions/:id/cancel by the vehicle. Only a hold whose pump has not
+ * started (state held) is voided here; the station is told to void the
+ * session so a late authorize with the token is refused. Once a pump took the
+ * token, cancelling goes through the pump (its cancelled sale voids the hold).
+ */
+export async function cancelSession(
+  deps: CloudDeps,
+  caller: Extract<Caller, { role: 'vehicle' }>,
+  sessionId: string,
+): Promise<SessionView> {
+  const decided = await deps.db.transaction().execute(async (tx) => {
+    const row = await lockSession(tx, sessionId)
+    if (!row || row.account_id !== caller.accountId) throw refuse('SESSION_NOT_FOUND')
+    if (row.settle_action === 'void' || row.state === 'voided') return row
+    if (row.state === 'fueling' || row.state === 'completed') throw refuse('FUEL_ALREADY_FLOWING')
+    if (row.state !== 'held' || row.settle_action) throw refuse('SESSION_STATE_CONFLICT', `session is ${row.state}`)
+    await updateSession(tx, row.id, { settle_action: 'void', settle_amount_minor: 0, reason_code: 'CANCELLED', reason_message: 'cancelled by the driver' })
+    return row
+  })
+  if (deps.sendStationCommand) {
+    await deps.sendStationCommand(decided.station_id, { op: 'void-session', sessionId }).catch((err) =>
+      deps.log.warn({ err, sessionId }, 'could not tell the station to void the session'),
+    )
+  }
+  return toSessionView(await finishSettlement(deps, sessionId))
+}
+
+/**
+ * Voids holds that outlived their time (design: expiry), records why, and
+ * finishes settlements a crash or processor outage left half done (late
+ * captures included). Bounded per run; returns how many sessions it touched.
+ *
+ * A held session's time is set at authorization to at least token expiry +
+ * clock skew + the longest pump session (unusedHoldLifetimeMs), so the
+ * sweeper never releases a hold a pump may still be dispensing against; once
+ * the cloud has seen the pump take the token it gets holdTtlMs. A sale that
+ * still arrives after the void is not refused: it is captured late.
+ */
+export async function expireSessions(deps: CloudDeps, opts: { limit?: number } = {}): Promise<number> {
+  const { sessionsDue } = await import('./session.repository.ts')
+  const now = new Date(deps.nowMs())
+  const due = await sessionsDue(deps.db, now, opts.limit ?? 100)
+  let touched = 0
+  for (const { id } of due) {
+    try {
+      await deps.db.transaction().execute(async (tx) => {
+        const row = await lockSession(tx, id)
+        if (!row || row.settled_at || row.settle_action) return
+        if (row.state === 'requested') {
+          await updateSession(tx, id, { state: 'failed', reason_code: 'PROCESSOR_TIMEOUT', reason_message: 'authorization never completed', settled_at: now })
+          return
+        }
+        if (OPEN_STATES.includes(row.state) && row.hold_expires_at && new Date(row.hold_expires_at) < now) {
+          await updateSession(tx, id, {
+            settle_action: 'void',
+            settle_amount_minor: 0,
+            state: 'expired',
+            reason_code: 'TIMEOUT',
+            reason_message: `hold expired in state ${row.state} without a sale`,
+          })
+        }
+      })
+      const after = await findSession(deps.db, id)
+      if (!after?.settle_action || after.settled_at) continue
+      await finishSettlement(deps, id, after)
+      touched++
+    } catch (err) {
+      deps.log.warn({ err, sessionId: id }, 'expiry of a session failed; will retry')
+    }
+  }
+  return touched
+}
+
+export { SETTLED_STATES }

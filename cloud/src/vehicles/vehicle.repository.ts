@@ -1,0 +1,29 @@
+import type { Db } from '../db/database.ts'
+
+/** Creates or updates a vehicle and pairs its public key (a new kid adds a key; old keys keep working until revoked). */
+export async function upsertVehicle(
+  db: Db,
+  v: { id: string; accountId: string; fleetId?: string | undefined; name?: string | undefined; publicJwk: { kid: string } & Record<string, unknown> },
+): Promise<void> {
+  await db.transaction().execute(async (tx) => {
+    const values = { account_id: v.accountId, fleet_id: v.fleetId ?? null, name: v.name ?? null }
+    await tx
+      .insertInto('vehicles')
+      .values({ id: v.id, ...values })
+      .onConflict((oc) => oc.column('id').doUpdateSet(values))
+      .execute()
+    await tx
+      .insertInto('vehicle_keys')
+      .values({ vehicle_id: v.id, kid: v.publicJwk.kid, public_jwk: JSON.stringify(v.publicJwk) })
+      .onConflict((oc) => oc.columns(['vehicle_id', 'kid']).doUpdateSet({ public_jwk: JSON.stringify(v.publicJwk), revoked_at: null }))
+      .execute()
+  })
+}
+
+export function findVehicleById(db: Db, id: string) {
+  return db.selectFrom('vehicles').selectAll().where('id', '=', id).executeTakeFirst()
+}
+
+export function revokeVehicleKey(db: Db, vehicleId: string, kid: string, at: Date) {
+  return db.updateTable('vehicle_keys').set({ revoked_at: at }).where('vehicle_id', '=', vehicleId).where('kid', '=', kid).executeTakeFirst()
+}
