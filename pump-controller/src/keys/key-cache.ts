@@ -1,0 +1,102 @@
+import { ALG, importPublicKey, type KeyLookup, type PublicKey } from '@fuelpay/proto'
+import type { Logger } from 'pino'
+
+/**
+ * The cloud's public keys, cached so that pump authorizations verify offline.
+ *
+ * - An unknown key id triggers a refresh (single flight, at most once per
+ *   `minRefreshIntervalMs`, so a flood of tokens with made-up kids cannot turn
+ *   the station into a JWKS hammer).
+ * - Rotation: a refresh replaces the set; keys the cloud no longer publishes
+ *   are forgotten (the cloud keeps an old key published until its last token
+ *   expired).
+ * - Revocation: ids listed in the document's `revoked` array answer 'revoked'
+ *   and stay revoked even if a later document lists the key again.
+ * - The last good document is persisted (`persist`) and loaded at start, so a
+ *   station that restarts without the cloud still verifies.
+ *
+ * @example
+ *   const keys = createKeyCache({ fetchJwks: () => cloud.jwks(), log })
+ *   await verifyPumpAuthorization(token, { keys: keys.lookup, nowMs })
+ */
+export interface KeyCache {
+  lookup: KeyLookup
+  refresh(): Promise<boolean>
+  load(doc: unknown): Promise<void>
+  readonly kids: string[]
+}
+
+export interface KeyCacheOptions {
+  fetchJwks: () => Promise<unknown>
+  log?: Logger
+  clock?: { now(): number }
+  minRefreshIntervalMs?: number
+  persist?: (doc: unknown) => Promise<void>
+}
+
+export function createKeyCache(opts: KeyCacheOptions): KeyCache {
+  const now = () => opts.clock?.now() ?? Date.now()
+  const minInterval = opts.minRefreshIntervalMs ?? 10_000
+  let keys = new Map<string, PublicKey>()
+  const revoked = new Set<string>()
+  let lastAttempt = Number.NEGATIVE_INFINITY
+  let inflight: Promise<boolean> | undefined
+
+  async function load(doc: unknown): Promise<void> {
+    const next = new Map<string, PublicKey>()
+    const d = doc as { keys?: unknown; revoked?: unknown } | undefined
+    const list = Array.isArray(d?.keys) ? d.keys.slice(0, 32) : []
+    if (Array.isArray(d?.revoked))
+      for (const kid of d.revoked.slice(0, 256)) if (typeof kid === 'string') revoked.add(kid)
+    for (const jwk of list as { kid?: unknown; alg?: unknown; revoked?: unknown }[]) {
+      if (typeof jwk?.kid !== 'string' || (jwk.alg !== undefined && jwk.alg !== ALG)) continue
+      if (jwk.revoked === true || revoked.has(jwk.kid)) {
+        revoked.add(jwk.kid)
+        continue
+      }
+      const k = await importPublicKey(jwk)
+      if (k.ok) next.set(jwk.kid, k.value)
+    }
+    keys = next
+  }
+
+  function refresh(): Promise<boolean> {
+    inflight ??= (async () => {
+      lastAttempt = now()
+      try {
+        const doc = await opts.fetchJwks()
+        await load(doc)
+        await opts.persist?.(doc)
+        opts.log?.debug({ kids: [...keys.keys()] }, 'jwks refreshed')
+        return true
+      } catch (err) {
+        opts.log?.warn({ err: (err as Error).message }, 'jwks refresh failed')
+        return false
+      } finally {
+        inflight = undefined
+      }
+    })()
+    return inflight
+  }
+
+  const lookup: KeyLookup = async (kid) => {
+    if (revoked.has(kid)) return 'revoked'
+    const k = keys.get(kid)
+    if (k) return k
+    if (now() - lastAttempt >= minInterval || inflight) {
+      await refresh()
+      if (revoked.has(kid)) return 'revoked'
+      return keys.get(kid)
+    }
+    return undefined
+  }
+
+  return {
+    lookup,
+    refresh,
+    load,
+    get kids() {
+      return [...keys.keys()]
+    },
+  }
+}

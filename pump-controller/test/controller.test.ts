@@ -1,0 +1,104 @@
+import {
+  generateSigningKey,
+  type PumpAuthorizedMessage,
+  type PumpRejectedMessage,
+  type SessionEndedMessage,
+} from '@fuelpay/proto'
+import t from 'tap'
+import { buildHealthServer } from '../src/http/health.server.ts'
+import type { Journal } from '../src/journal/journal.repository.ts'
+import {
+  connectVehicle,
+  makeToken,
+  startBroker,
+  startCloudStub,
+  startStation,
+  until,
+} from './helpers/station-fixture.ts'
+
+const cloudKey = await generateSigningKey('cloud-k1')
+const broker = await startBroker()
+const cloud = await startCloudStub({ brokerUrl: broker.url, cloudKey })
+// A journal that fails when told to: the database going away under a running station.
+const failing = { authorize: 0, sale: 0 }
+const station = await startStation({
+  stationId: 'st3',
+  brokerUrl: broker.url,
+  cloudUrl: cloud.url,
+  config: { limits: { nozzleTimeoutMs: 300, noFlowTimeoutMs: 60_000, maxSessionMs: 600_000 } },
+  wrapJournal: (j: Journal): Journal => ({
+    ...j,
+    async recordAuthorization(input) {
+      if (failing.authorize > 0) {
+        failing.authorize--
+        throw new Error('database unavailable')
+      }
+      return j.recordAuthorization(input)
+    },
+    async recordSale(input) {
+      if (failing.sale > 0) {
+        failing.sale--
+        throw new Error('database unavailable')
+      }
+      return j.recordSale(input)
+    },
+  }),
+})
+const car = await connectVehicle(broker.url, 'car7')
+t.teardown(async () => {
+  await car.close()
+  await station.close()
+  await cloud.close()
+  await broker.close()
+})
+const isReply = (requestId: string) => (m: { type: string; requestId?: string }) =>
+  (m.type === 'pump-authorized' || m.type === 'pump-rejected') && m.requestId === requestId
+
+t.test('journal unavailable: the pump is not activated, the car is told', async (t) => {
+  failing.authorize = 1
+  const token = await makeToken(cloudKey, { stationId: 'st3', pump: 1, vehicleId: 'car7' })
+  const rid = car.authorize('st3', 1, token)
+  const r = await car.waitFor<PumpRejectedMessage>(isReply(rid))
+  t.equal(r.type, 'pump-rejected')
+  t.equal(r.reason.code, 'UNAVAILABLE')
+  t.equal(station.controller.state(1)?.name, 'idle')
+  t.equal(station.pump(1).authorized, undefined, 'dispenser not armed')
+  // the same token works once the journal is back (it was never marked used)
+  const rid2 = car.authorize('st3', 1, token)
+  const ok = await car.waitFor<PumpAuthorizedMessage>(isReply(rid2))
+  t.equal(ok.type, 'pump-authorized')
+  // a sale that cannot be journaled at first is retried, then delivered
+  failing.sale = 2
+  const ended = await car.waitFor<SessionEndedMessage>(
+    (m) => m.type === 'session-ended' && m.sessionId === ok.sessionId,
+  )
+  t.equal(ended.reason.code, 'NOZZLE_TIMEOUT')
+  t.equal(failing.sale, 0, 'failed twice before it was written')
+  await until('delivered', () => cloud.sales.some((s) => s.idempotencyKey === ok.sessionId))
+})
+
+t.test('/healthz and /metrics', async (t) => {
+  const app = buildHealthServer({ controller: station.controller })
+  t.teardown(() => app.close())
+  const h = await app.inject({ method: 'GET', url: '/healthz' })
+  t.equal(h.statusCode, 200)
+  const body = h.json() as {
+    ok: boolean
+    stationId: string
+    mqttConnected: boolean
+    pumps: { pump: number; state: string }[]
+  }
+  t.equal(body.stationId, 'st3')
+  t.equal(body.mqttConnected, true)
+  t.same(
+    body.pumps.map((p) => p.pump),
+    [1, 2],
+  )
+  const m = await app.inject({ method: 'GET', url: '/metrics' })
+  t.equal(m.statusCode, 200)
+  t.match(m.body, /fuelpay_pc_authorizations_total\{result="UNAVAILABLE",station="st3"\} 1/)
+  t.match(m.body, /fuelpay_pc_authorizations_total\{result="ok",station="st3"\} 1/)
+  t.match(m.body, /fuelpay_pc_pump_state\{pump="1",state="idle",station="st3"\}/)
+  const nf = await app.inject({ method: 'GET', url: '/nope' })
+  t.equal(nf.statusCode, 404)
+})

@@ -1,0 +1,92 @@
+import { generateSigningKey, signPumpAuthorization, verifyPumpAuthorization } from '@fuelpay/proto'
+import t from 'tap'
+import { createKeyCache } from '../../src/keys/key-cache.ts'
+
+const k1 = await generateSigningKey('k1')
+const k2 = await generateSigningKey('k2')
+const claims = {
+  sessionId: 'ses1',
+  stationId: 'st1',
+  pump: 1,
+  vehicleId: 'car7',
+  maxAmountMinor: 5000,
+  currency: 'EUR' as const,
+  maxVolumeMilli: 50_000,
+  grades: ['diesel' as const],
+}
+
+t.test('unknown kid refreshes (rate-limited); rotation; revocation', async (t) => {
+  let now = 1_000_000
+  let doc: unknown = { keys: [k1.publicJwk] }
+  let fetches = 0
+  const cache = createKeyCache({
+    fetchJwks: async () => {
+      fetches++
+      return doc
+    },
+    clock: { now: () => now },
+    minRefreshIntervalMs: 10_000,
+  })
+  const verify = async (key: typeof k1) =>
+    verifyPumpAuthorization(await signPumpAuthorization(claims, key, now), {
+      keys: cache.lookup,
+      nowMs: now,
+    })
+  t.ok((await verify(k1)).ok, 'first use fetches')
+  t.equal(fetches, 1)
+  t.ok((await verify(k1)).ok)
+  t.equal(fetches, 1, 'known keys do not fetch')
+  // rotation: k2 appears in the cloud's JWKS
+  doc = { keys: [k1.publicJwk, k2.publicJwk] }
+  now += 1000
+  const early = await verify(k2)
+  t.equal(
+    early.ok ? 'ok' : early.reason.code,
+    'TOKEN_UNKNOWN_KEY',
+    'within the rate limit: no refresh',
+  )
+  t.equal(fetches, 1)
+  now += 10_000
+  t.ok((await verify(k2)).ok, 'after the interval an unknown kid refreshes')
+  t.equal(fetches, 2)
+  // a flood of unknown kids does not hammer the cloud
+  const rogue = await generateSigningKey('rogue')
+  now += 10_000
+  for (let i = 0; i < 20; i++) await verify(rogue)
+  t.equal(fetches, 3, 'one refresh for the flood')
+  // revocation
+  doc = { keys: [k2.publicJwk], revoked: ['k1'] }
+  now += 10_000
+  t.ok(await cache.refresh())
+  const r = await verify(k1)
+  t.equal(r.ok ? 'ok' : r.reason.code, 'KEY_REVOKED')
+  doc = { keys: [k1.publicJwk, k2.publicJwk] }
+  await cache.refresh()
+  const still = await verify(k1)
+  t.equal(still.ok ? 'ok' : still.reason.code, 'KEY_REVOKED', 'a revoked key stays revoked')
+  t.same(cache.kids.sort(), ['k2'])
+})
+
+t.test('bad documents and failed fetches keep what we had', async (t) => {
+  let fail = false
+  const cache = createKeyCache({
+    fetchJwks: async () => {
+      if (fail) throw new Error('down')
+      return {
+        keys: [
+          k1.publicJwk,
+          { kid: 'x', kty: 'RSA', n: 'a', e: 'AQAB' },
+          { kid: 'h', kty: 'oct', k: 'c2VjcmV0' },
+        ],
+      }
+    },
+    minRefreshIntervalMs: 0,
+  })
+  t.ok(await cache.refresh())
+  t.same(cache.kids, ['k1'], 'only Ed25519 public keys are taken')
+  fail = true
+  t.notOk(await cache.refresh())
+  t.same(cache.kids, ['k1'], 'a failed refresh keeps the cached keys (offline verification)')
+  await cache.load('garbage')
+  t.same(cache.kids, [])
+})

@@ -1,0 +1,463 @@
+import {
+  amountForVolume,
+  maxVolumeForAmount,
+  PUMP_STATES,
+  type PumpStateName,
+} from '@fuelpay/proto'
+import t from 'tap'
+import {
+  type AuthorizeInput,
+  initialPumpState,
+  PUMP_EVENT_TYPES,
+  type PumpEvent,
+  type PumpEventType,
+  type PumpState,
+  recover,
+  transition,
+} from '../../src/pump/pump.machine.ts'
+
+const T0 = 1_700_000_000_000
+const limits = { nozzleTimeoutMs: 60_000, noFlowTimeoutMs: 120_000, maxSessionMs: 900_000 }
+const auth: AuthorizeInput = {
+  sessionId: 'ses1',
+  tokenId: 'tok00001',
+  requestId: 'req1',
+  vehicleId: 'car7',
+  maxAmountMinor: 5000,
+  maxVolumeMilli: 100_000,
+  currency: 'EUR',
+  grades: ['diesel'],
+  tokenExpMs: T0 + 120_000,
+}
+const idle = initialPumpState({
+  pump: 1,
+  prices: { diesel: 1799, unleaded95: 1859 },
+  currency: 'EUR',
+  limits,
+  totalizerMilli: 1_000_000,
+})
+
+function step(s: PumpState, e: PumpEvent): PumpState {
+  const r = transition(s, e)
+  if (r.refused) throw new Error(`fixture step refused: ${e.type} in ${s.name}: ${r.refused.code}`)
+  return r.state
+}
+const authorized = step(idle, { type: 'authorize', auth, nowMs: T0 })
+const lifted = step(authorized, {
+  type: 'nozzle-lifted',
+  grade: 'diesel',
+  totalizerMilli: 1_000_000,
+  nowMs: T0 + 100,
+})
+const fueling = step(lifted, {
+  type: 'flow',
+  volumeMilli: 1000,
+  totalizerMilli: 1_001_000,
+  nowMs: T0 + 200,
+})
+const suspended = step(fueling, { type: 'emergency-stop', nowMs: T0 + 300 })
+const completed = step(
+  step(fueling, { type: 'nozzle-hung-up', totalizerMilli: 1_001_000, nowMs: T0 + 400 }),
+  { type: 'set-price', grade: 'diesel', unitPriceMilli: 1799, nowMs: T0 + 400 },
+)
+const offline = step(idle, { type: 'comm-lost', nowMs: T0 })
+const fault = step(idle, { type: 'fault', fault: 'pulser-error', nowMs: T0 })
+
+const STATES: Record<PumpStateName, PumpState> = {
+  idle,
+  authorized,
+  fueling,
+  suspended,
+  completed,
+  offline,
+  fault,
+}
+const NOW = T0 + 1000
+const EVENTS: Record<PumpEventType, (s: PumpState) => PumpEvent> = {
+  authorize: () => ({
+    type: 'authorize',
+    auth: { ...auth, sessionId: 'ses2', tokenId: 'tok00002' },
+    nowMs: NOW,
+  }),
+  cancel: () => ({ type: 'cancel', sessionId: 'ses1', vehicleId: 'car7', nowMs: NOW }),
+  'nozzle-lifted': (s) => ({
+    type: 'nozzle-lifted',
+    grade: 'diesel',
+    totalizerMilli: s.totalizerMilli,
+    nowMs: NOW,
+  }),
+  flow: (s) => ({
+    type: 'flow',
+    volumeMilli: 1500,
+    totalizerMilli: s.totalizerMilli + 500,
+    nowMs: NOW,
+  }),
+  'nozzle-hung-up': (s) => ({
+    type: 'nozzle-hung-up',
+    totalizerMilli: s.totalizerMilli,
+    nowMs: NOW,
+  }),
+  tick: () => ({ type: 'tick', nowMs: NOW }),
+  'emergency-stop': () => ({ type: 'emergency-stop', nowMs: NOW }),
+  resume: () => ({ type: 'resume', nowMs: NOW }),
+  'set-price': () => ({ type: 'set-price', grade: 'diesel', unitPriceMilli: 1899, nowMs: NOW }),
+  fault: () => ({ type: 'fault', fault: 'stuck-nozzle', nowMs: NOW }),
+  'fault-cleared': () => ({ type: 'fault-cleared', nowMs: NOW }),
+  'comm-lost': () => ({ type: 'comm-lost', nowMs: NOW }),
+  'comm-restored': (s) => ({
+    type: 'comm-restored',
+    reading: { online: true, nozzleUp: false, totalizerMilli: s.totalizerMilli },
+    nowMs: NOW,
+  }),
+}
+
+// Expected: the next state's name, or 'x:CODE' for a refusal (state unchanged, no effects).
+type Exp = PumpStateName | `x:${string}`
+const TABLE: Record<PumpStateName, Record<PumpEventType, Exp>> = {
+  idle: {
+    authorize: 'authorized',
+    cancel: 'x:SESSION_NOT_FOUND',
+    'nozzle-lifted': 'idle',
+    flow: 'x:SESSION_STATE_CONFLICT',
+    'nozzle-hung-up': 'x:SESSION_STATE_CONFLICT',
+    tick: 'idle',
+    'emergency-stop': 'suspended',
+    resume: 'x:SESSION_STATE_CONFLICT',
+    'set-price': 'idle',
+    fault: 'fault',
+    'fault-cleared': 'x:SESSION_STATE_CONFLICT',
+    'comm-lost': 'offline',
+    'comm-restored': 'x:SESSION_STATE_CONFLICT',
+  },
+  authorized: {
+    authorize: 'x:PUMP_BUSY',
+    cancel: 'completed',
+    'nozzle-lifted': 'fueling',
+    flow: 'x:SESSION_STATE_CONFLICT',
+    'nozzle-hung-up': 'x:SESSION_STATE_CONFLICT',
+    tick: 'authorized',
+    'emergency-stop': 'suspended',
+    resume: 'x:SESSION_STATE_CONFLICT',
+    'set-price': 'authorized',
+    fault: 'fault',
+    'fault-cleared': 'x:SESSION_STATE_CONFLICT',
+    'comm-lost': 'offline',
+    'comm-restored': 'x:SESSION_STATE_CONFLICT',
+  },
+  fueling: {
+    authorize: 'x:PUMP_BUSY',
+    cancel: 'x:FUEL_ALREADY_FLOWING',
+    'nozzle-lifted': 'x:SESSION_STATE_CONFLICT',
+    flow: 'fueling',
+    'nozzle-hung-up': 'completed',
+    tick: 'fueling',
+    'emergency-stop': 'suspended',
+    resume: 'x:SESSION_STATE_CONFLICT',
+    'set-price': 'fueling',
+    fault: 'fault',
+    'fault-cleared': 'x:SESSION_STATE_CONFLICT',
+    'comm-lost': 'offline',
+    'comm-restored': 'x:SESSION_STATE_CONFLICT',
+  },
+  suspended: {
+    authorize: 'x:PUMP_OUT_OF_SERVICE',
+    cancel: 'x:FUEL_ALREADY_FLOWING',
+    'nozzle-lifted': 'x:SESSION_STATE_CONFLICT',
+    flow: 'suspended',
+    'nozzle-hung-up': 'suspended',
+    tick: 'suspended',
+    'emergency-stop': 'x:SESSION_STATE_CONFLICT',
+    resume: 'fueling',
+    'set-price': 'suspended',
+    fault: 'fault',
+    'fault-cleared': 'x:SESSION_STATE_CONFLICT',
+    'comm-lost': 'offline',
+    'comm-restored': 'x:SESSION_STATE_CONFLICT',
+  },
+  completed: {
+    authorize: 'authorized',
+    cancel: 'x:SESSION_NOT_FOUND',
+    'nozzle-lifted': 'completed',
+    flow: 'x:SESSION_STATE_CONFLICT',
+    'nozzle-hung-up': 'x:SESSION_STATE_CONFLICT',
+    tick: 'idle',
+    'emergency-stop': 'suspended',
+    resume: 'x:SESSION_STATE_CONFLICT',
+    'set-price': 'completed',
+    fault: 'fault',
+    'fault-cleared': 'x:SESSION_STATE_CONFLICT',
+    'comm-lost': 'offline',
+    'comm-restored': 'x:SESSION_STATE_CONFLICT',
+  },
+  offline: {
+    authorize: 'x:PUMP_OFFLINE',
+    cancel: 'x:SESSION_NOT_FOUND',
+    'nozzle-lifted': 'x:SESSION_STATE_CONFLICT',
+    flow: 'x:SESSION_STATE_CONFLICT',
+    'nozzle-hung-up': 'x:PUMP_OFFLINE',
+    tick: 'offline',
+    'emergency-stop': 'x:PUMP_OFFLINE',
+    resume: 'x:SESSION_STATE_CONFLICT',
+    'set-price': 'offline',
+    fault: 'fault',
+    'fault-cleared': 'x:SESSION_STATE_CONFLICT',
+    'comm-lost': 'x:PUMP_OFFLINE',
+    'comm-restored': 'idle',
+  },
+  fault: {
+    authorize: 'x:PUMP_FAULT',
+    cancel: 'x:SESSION_NOT_FOUND',
+    'nozzle-lifted': 'fault',
+    flow: 'x:SESSION_STATE_CONFLICT',
+    'nozzle-hung-up': 'x:SESSION_STATE_CONFLICT',
+    tick: 'fault',
+    'emergency-stop': 'x:PUMP_FAULT',
+    resume: 'x:SESSION_STATE_CONFLICT',
+    'set-price': 'fault',
+    fault: 'x:PUMP_FAULT',
+    'fault-cleared': 'idle',
+    'comm-lost': 'offline',
+    'comm-restored': 'x:SESSION_STATE_CONFLICT',
+  },
+}
+
+t.test('fixtures are in the states they claim', async (t) => {
+  for (const name of PUMP_STATES) t.equal(STATES[name].name, name)
+})
+
+t.test('every state x every event', async (t) => {
+  t.same(Object.keys(TABLE).sort(), [...PUMP_STATES].sort(), 'table covers every state')
+  for (const name of PUMP_STATES) {
+    t.same(
+      Object.keys(TABLE[name]).sort(),
+      [...PUMP_EVENT_TYPES].sort(),
+      `${name}: table covers every event`,
+    )
+    for (const ev of PUMP_EVENT_TYPES) {
+      const state = STATES[name]
+      const snapshot = structuredClone(state)
+      const r = transition(state, EVENTS[ev](state))
+      const exp = TABLE[name][ev]
+      if (exp.startsWith('x:')) {
+        t.equal(r.refused?.code, exp.slice(2), `${name} + ${ev} refused with ${exp.slice(2)}`)
+        t.equal(r.state, state, `${name} + ${ev}: same state object`)
+        t.same(r.effects, [], `${name} + ${ev}: no effects`)
+      } else {
+        t.notOk(r.refused, `${name} + ${ev} allowed`)
+        t.equal(r.state.name, exp, `${name} + ${ev} -> ${exp}`)
+      }
+      t.same(state, snapshot, `${name} + ${ev}: input not mutated`)
+    }
+  }
+})
+
+const ends = (r: ReturnType<typeof transition>) => r.effects.find((e) => e.type === 'end-session')
+
+t.test('authorization presets never exceed the hold nor the token volume', async (t) => {
+  const s = authorized.session
+  t.ok(s)
+  const g = s?.grades[0]
+  t.equal(g?.grade, 'diesel')
+  t.equal(g?.presetVolumeMilli, maxVolumeForAmount(5000, 1799, 'EUR'))
+  t.ok(amountForVolume(g?.presetVolumeMilli ?? 0, 1799, 'EUR') <= 5000)
+  const small = transition(idle, {
+    type: 'authorize',
+    auth: { ...auth, maxVolumeMilli: 1234 },
+    nowMs: T0,
+  }).state
+  t.equal(small.session?.grades[0]?.presetVolumeMilli, 1234, 'token volume caps the preset')
+  const noGrade = transition(idle, {
+    type: 'authorize',
+    auth: { ...auth, grades: ['lpg'] },
+    nowMs: T0,
+  })
+  t.equal(noGrade.refused?.code, 'GRADE_NOT_ALLOWED')
+  const cur = transition(idle, { type: 'authorize', auth: { ...auth, currency: 'USD' }, nowMs: T0 })
+  t.equal(cur.refused?.code, 'CURRENCY_MISMATCH')
+  const r = transition(idle, { type: 'authorize', auth, nowMs: T0 })
+  t.same(
+    r.effects.map((e) => e.type),
+    ['driver-authorize', 'reply-authorized', 'publish-state'],
+  )
+})
+
+t.test('a grade the token does not allow does not start fueling', async (t) => {
+  const r = transition(authorized, {
+    type: 'nozzle-lifted',
+    grade: 'unleaded95',
+    totalizerMilli: 1_000_000,
+    nowMs: T0 + 5,
+  })
+  t.equal(r.refused?.code, 'GRADE_NOT_ALLOWED')
+  t.equal(r.state, authorized)
+})
+
+t.test('nozzle timeout lapses the authorization with a zero sale', async (t) => {
+  const early = transition(authorized, { type: 'tick', nowMs: T0 + limits.nozzleTimeoutMs - 1 })
+  t.equal(early.state, authorized)
+  const r = transition(authorized, { type: 'tick', nowMs: T0 + limits.nozzleTimeoutMs })
+  t.equal(r.state.name, 'completed')
+  const e = ends(r)
+  t.equal(e?.type === 'end-session' && e.ending.outcome, 'lapsed')
+  t.equal(e?.type === 'end-session' && e.ending.reason?.code, 'NOZZLE_TIMEOUT')
+  t.equal(e?.type === 'end-session' && e.session.volumeMilli, 0)
+  t.ok(r.effects.some((x) => x.type === 'driver-deauthorize'))
+})
+
+t.test('no flow and maximum session length end the session', async (t) => {
+  const noFlow = transition(fueling, { type: 'tick', nowMs: T0 + 200 + limits.noFlowTimeoutMs })
+  const e = ends(noFlow)
+  t.equal(e?.type === 'end-session' && e.ending.reason?.code, 'NO_FLOW_TIMEOUT')
+  t.equal(e?.type === 'end-session' && e.ending.outcome, 'timeout')
+  t.equal(e?.type === 'end-session' && e.session.volumeMilli, 1000)
+  t.ok(noFlow.effects.some((x) => x.type === 'driver-stop'))
+  const longS = { ...fueling, limits: { ...limits, noFlowTimeoutMs: 10_000_000 } }
+  const tooLong = transition(longS, { type: 'tick', nowMs: T0 + limits.maxSessionMs })
+  const e2 = ends(tooLong)
+  t.equal(e2?.type === 'end-session' && e2.ending.reason?.code, 'MAX_DURATION')
+})
+
+t.test('cancel: only the same vehicle, only before fuel flows', async (t) => {
+  const other = transition(authorized, {
+    type: 'cancel',
+    sessionId: 'ses1',
+    vehicleId: 'car8',
+    nowMs: NOW,
+  })
+  t.equal(other.refused?.code, 'SESSION_NOT_FOUND')
+  const wrong = transition(authorized, {
+    type: 'cancel',
+    sessionId: 'nope',
+    vehicleId: 'car7',
+    nowMs: NOW,
+  })
+  t.equal(wrong.refused?.code, 'SESSION_NOT_FOUND')
+  const ok = transition(authorized, {
+    type: 'cancel',
+    sessionId: 'ses1',
+    vehicleId: 'car7',
+    nowMs: NOW,
+  })
+  const e = ends(ok)
+  t.equal(e?.type === 'end-session' && e.ending.outcome, 'cancelled')
+  const late = transition(fueling, {
+    type: 'cancel',
+    sessionId: 'ses1',
+    vehicleId: 'car7',
+    nowMs: NOW,
+  })
+  t.equal(late.refused?.code, 'FUEL_ALREADY_FLOWING')
+})
+
+t.test('a price change never applies to a session in progress', async (t) => {
+  const changed = step(authorized, {
+    type: 'set-price',
+    grade: 'diesel',
+    unitPriceMilli: 2500,
+    nowMs: NOW,
+  })
+  t.equal(changed.prices.diesel, 2500)
+  const f = step(changed, {
+    type: 'nozzle-lifted',
+    grade: 'diesel',
+    totalizerMilli: 1_000_000,
+    nowMs: NOW,
+  })
+  t.equal(f.session?.unitPriceMilli, 1799, 'locked at authorization')
+  const f2 = step(
+    step(f, { type: 'flow', volumeMilli: 10_000, totalizerMilli: 1_010_000, nowMs: NOW }),
+    { type: 'set-price', grade: 'diesel', unitPriceMilli: 9999, nowMs: NOW },
+  )
+  const done = transition(f2, { type: 'nozzle-hung-up', totalizerMilli: 1_010_000, nowMs: NOW })
+  const e = ends(done)
+  t.equal(e?.type === 'end-session' && e.session.amountMinor, amountForVolume(10_000, 1799, 'EUR'))
+  const next = step(step(done.state, { type: 'tick', nowMs: NOW }), {
+    type: 'authorize',
+    auth: { ...auth, sessionId: 'ses3', tokenId: 'tok00003' },
+    nowMs: NOW,
+  })
+  t.equal(next.session?.grades[0]?.unitPriceMilli, 9999, 'the next session gets the new price')
+})
+
+t.test(
+  'emergency stop pauses fueling; resume continues; hang-up while stopped ends it',
+  async (t) => {
+    t.ok(
+      transition(fueling, { type: 'emergency-stop', nowMs: NOW }).effects.some(
+        (e) => e.type === 'driver-stop',
+      ),
+    )
+    const resumed = transition(suspended, { type: 'resume', nowMs: NOW })
+    t.ok(resumed.effects.some((e) => e.type === 'driver-resume'))
+    const hung = transition(suspended, {
+      type: 'nozzle-hung-up',
+      totalizerMilli: suspended.totalizerMilli,
+      nowMs: NOW,
+    })
+    const e = ends(hung)
+    t.equal(e?.type === 'end-session' && e.ending.outcome, 'emergency-stop')
+    t.equal(hung.state.name, 'suspended', 'still blocked until resumed')
+    const idleAgain = transition(hung.state, { type: 'resume', nowMs: NOW })
+    t.equal(idleAgain.state.name, 'idle')
+    const estopAuth = transition(authorized, { type: 'emergency-stop', nowMs: NOW })
+    const e2 = ends(estopAuth)
+    t.equal(e2?.type === 'end-session' && e2.ending.outcome, 'emergency-stop')
+  },
+)
+
+t.test('the controller guards the preset behind the dispenser', async (t) => {
+  const preset = lifted.session?.presetVolumeMilli ?? 0
+  const r = transition(lifted, {
+    type: 'flow',
+    volumeMilli: preset,
+    totalizerMilli: 1_000_000 + preset,
+    nowMs: NOW,
+  })
+  t.equal(r.effects[0]?.type, 'driver-stop')
+})
+
+t.test('recovery after a restart', async (t) => {
+  const rd = (over: Partial<{ online: boolean; nozzleUp: boolean; totalizerMilli: number }>) => ({
+    online: true,
+    nozzleUp: false,
+    totalizerMilli: 1_000_000,
+    ...over,
+  })
+  const r1 = recover(fueling, rd({ totalizerMilli: 1_020_000 }), NOW)
+  const e = ends(r1)
+  t.equal(r1.state.name, 'completed')
+  t.equal(
+    e?.type === 'end-session' && e.session.volumeMilli,
+    20_000,
+    'volume read from the totalizer',
+  )
+  t.equal(e?.type === 'end-session' && e.session.amountMinor, amountForVolume(20_000, 1799, 'EUR'))
+  const r2 = recover(fueling, rd({ totalizerMilli: 1_020_000, nozzleUp: true }), NOW)
+  t.equal(r2.state.name, 'fueling')
+  t.equal(r2.state.session?.volumeMilli, 20_000)
+  const r3 = recover(authorized, rd({}), NOW)
+  t.equal(r3.state.name, 'authorized')
+  t.ok(
+    r3.effects.some((x) => x.type === 'driver-authorize'),
+    're-armed',
+  )
+  const r4 = recover(authorized, rd({ totalizerMilli: 1_005_000 }), NOW)
+  const e4 = ends(r4)
+  t.equal(
+    e4?.type === 'end-session' && e4.session.volumeMilli,
+    5000,
+    'fuel that flowed unseen is sold',
+  )
+  t.equal(e4?.type === 'end-session' && e4.session.grade, 'diesel')
+  const r5 = recover(fueling, rd({ online: false }), NOW)
+  t.equal(r5.state.name, 'offline')
+  t.equal(r5.state.session?.sessionId, 'ses1', 'session kept while the pump does not answer')
+  const back = transition(r5.state, {
+    type: 'comm-restored',
+    reading: rd({ totalizerMilli: 1_030_000 }),
+    nowMs: NOW,
+  })
+  const e6 = ends(back)
+  t.equal(e6?.type === 'end-session' && e6.session.volumeMilli, 30_000)
+  t.equal(recover(idle, rd({}), NOW).state.name, 'idle')
+})
