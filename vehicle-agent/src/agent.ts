@@ -1,0 +1,477 @@
+import { randomBytes } from 'node:crypto'
+import {
+  fail,
+  keyRingFromJwks,
+  reason,
+  type Reason,
+  type ReasonCode,
+  type SaleRecord,
+  verifySaleRecord,
+} from '@fuelpay/proto'
+import type { Logger } from 'pino'
+import type { CloudClient } from './cloud/cloud.client.ts'
+import {
+  type DialogueEvent,
+  type DialogueLimits,
+  type DialogueState,
+  DRIVER_TURN_PHASES,
+  type Effect,
+  initialState,
+  type Outcome,
+  type TimerName,
+  transition,
+} from './dialogue/dialogue.machine.ts'
+import { parseUtterance, type ParsedUtterance } from './intent/intent.parser.ts'
+import type { Lang } from './intent/numbers.ts'
+import { type LocationSource, resolveWhereabouts } from './location/location.ts'
+import { type MqttConnector, openPumpLink, type PumpLink, type PumpReply } from './session/pump.link.ts'
+import type { AudioInput, SpeechToText } from './speech/speech.ts'
+
+/** Timers, injectable so simulators can run many agents on a virtual clock. */
+export interface Clock {
+  now(): number
+  setTimeout(fn: () => void, ms: number): unknown
+  clearTimeout(handle: unknown): void
+}
+
+export const realClock: Clock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+}
+
+/** Something the agent says: the text, its language and the catalogue key. */
+export interface Reply {
+  key: string
+  text: string
+  lang: Lang
+}
+
+/** Where replies go: a console, espeak-ng, a simulator's counter. */
+export interface Speaker {
+  speak(reply: Reply): void | Promise<void>
+  show?(text: string): void
+}
+
+/**
+ * Idempotency keys are made and kept before a request is sent, so that a
+ * retry (or an agent restarted mid-request) reuses the key and the cloud
+ * cannot place a second hold. `keep` must have stored the key when it resolves.
+ */
+export interface KeyStore {
+  keep(purpose: string, key: string, body: unknown): void | Promise<void>
+  done(purpose: string, key: string): void | Promise<void>
+}
+
+export function memoryKeyStore(): KeyStore & { pending: Map<string, { purpose: string; body: unknown }> } {
+  const pending = new Map<string, { purpose: string; body: unknown }>()
+  return {
+    pending,
+    keep: (purpose, key, body) => {
+      pending.set(key, { purpose, body })
+    },
+    done: (_purpose, key) => {
+      pending.delete(key)
+    },
+  }
+}
+
+export interface VehicleAgentConfig {
+  vehicleId: string
+  lang?: Lang
+  limits?: Partial<DialogueLimits>
+  /** Receipt fetches after a completed sale (the cloud may still be capturing). */
+  receiptAttempts?: number
+  receiptRetryMs?: number
+  mqttConnectTimeoutMs?: number
+  /** Republish an unanswered authorize once after this long (same requestId). */
+  authorizeRepublishMs?: number
+  /** Bound for reading position and beacons. */
+  locateTimeoutMs?: number
+}
+
+export interface VehicleAgentOptions {
+  log: Logger
+  config: VehicleAgentConfig
+  cloud: CloudClient
+  mqtt: MqttConnector
+  speech?: { recognizer?: SpeechToText; speaker?: Speaker }
+  location: LocationSource
+  clock?: Clock
+  ids?: () => string
+  keys?: KeyStore
+}
+
+/** The result of one driver turn: what the agent said and where the dialogue stands. */
+export interface Turn {
+  replies: Reply[]
+  phase: DialogueState['phase']
+  /** The agent waits for the driver (a missing slot, the yes/no, a voice code). */
+  awaitingDriver: boolean
+  outcome?: Outcome
+}
+
+export interface RunOptions {
+  /** Answers given in order when the agent asks (e.g. ['yes']). */
+  answers?: string[]
+  /** Or a source of answers (stdin lines); undefined means the driver said nothing. */
+  nextAnswer?: () => Promise<string | undefined>
+}
+
+/**
+ * One car's voice payment agent. Pure dialogue inside (dialogue.machine.ts),
+ * adapters outside; everything injected, nothing real opened by default.
+ *
+ * @example
+ *   const agent = createVehicleAgent({ log, config: { vehicleId: 'car7' }, cloud, mqtt: { connect: connectMqtt }, location })
+ *   const outcome = await agent.runUtterance('pay for pump 2', { answers: ['yes'] })
+ *   await agent.close()
+ */
+export interface VehicleAgent {
+  hear(text: string): Promise<Turn>
+  hearAudio(audio: AudioInput): Promise<Turn>
+  runUtterance(text: string, opts?: RunOptions): Promise<Outcome & { replies: Reply[] }>
+  /** Resolves when the current session has ended. */
+  finished(): Promise<Outcome>
+  state(): DialogueState
+  replies(): Reply[]
+  close(): Promise<void>
+}
+
+export function createVehicleAgent(opts: VehicleAgentOptions): VehicleAgent {
+  const { log, config, cloud, location } = opts
+  const clock = opts.clock ?? realClock
+  // Hex: ids must start with a letter or digit (proto ID_PATTERN), which base64url does not promise.
+  const ids = opts.ids ?? (() => randomBytes(16).toString('hex'))
+  const keys = opts.keys ?? memoryKeyStore()
+  const speaker = opts.speech?.speaker
+  const vehicleId = config.vehicleId
+  let state = initialState({ lang: config.lang ?? 'en', limits: config.limits })
+  const transcript: Reply[] = []
+  const timers = new Map<TimerName, unknown>()
+  let inflight = 0
+  let closed = false
+  let link: Promise<PumpLink> | undefined
+  let authorizeRequestId: string | undefined
+  let republish: unknown
+  let speaking: Promise<void> = Promise.resolve()
+  const listeners = new Set<() => void>()
+  let finishedResolve: (o: Outcome) => void = () => {}
+  let finishedPromise = new Promise<Outcome>((r) => {
+    finishedResolve = r
+  })
+
+  function notify(): void {
+    for (const l of [...listeners]) l()
+  }
+  function nextChange(): Promise<void> {
+    return new Promise((resolve) => {
+      const l = () => {
+        listeners.delete(l)
+        resolve()
+      }
+      listeners.add(l)
+    })
+  }
+
+  function dispatch(event: DialogueEvent): void {
+    if (closed) return
+    const step = transition(state, event)
+    state = step.state
+    for (const fx of step.effects) perform(fx)
+    notify()
+  }
+
+  /** Runs an async effect; its result comes back as an event. */
+  function background(what: string, work: () => Promise<DialogueEvent | undefined>): void {
+    inflight++
+    work()
+      .catch((e: unknown): DialogueEvent | undefined => {
+        log.error({ err: e, what }, 'agent effect failed')
+        return undefined
+      })
+      .then((event) => {
+        if (event) dispatch(event)
+      })
+      .finally(() => {
+        inflight--
+        notify()
+      })
+  }
+
+  function perform(fx: Effect): void {
+    switch (fx.type) {
+      case 'say': {
+        const reply: Reply = { key: fx.key, text: fx.text, lang: fx.lang }
+        transcript.push(reply)
+        if (speaker) speaking = speaking.then(() => speaker.speak(reply)).catch((e) => log.warn({ err: e }, 'speaking failed'))
+        return
+      }
+      case 'show':
+        speaker?.show?.(fx.text)
+        return
+      case 'locate':
+        return background('locate', locate)
+      case 'request-hold':
+        ensureLink()
+        return background('request-hold', async () => {
+          const key = ids()
+          await keys.keep('fuel-authorization', key, fx.request)
+          const res = await cloud.requestFuelAuthorization(fx.request, key)
+          await keys.done('fuel-authorization', key)
+          if (res.ok) return { type: 'hold-granted', hold: res.value }
+          return { type: 'hold-declined', reason: res.reason }
+        })
+      case 'authorize-pump':
+        return background('authorize-pump', async () => {
+          const requestId = ids()
+          authorizeRequestId = requestId
+          try {
+            const l = await ensureLink()
+            await l.authorize(fx.stationId, fx.pump, requestId, fx.token)
+            // One republish with the same requestId covers a lost message; the pump dedups by it.
+            republish = clock.setTimeout(() => {
+              if (state.phase === 'authorizing' && authorizeRequestId === requestId) {
+                l.authorize(fx.stationId, fx.pump, requestId, fx.token).catch((e) => log.warn({ err: e }, 'authorize republish failed'))
+              }
+            }, config.authorizeRepublishMs ?? Math.floor(state.limits.pumpReplyTimeoutMs / 2))
+            return undefined
+          } catch (e) {
+            log.warn({ err: e }, 'could not reach the pump')
+            return { type: 'pump-rejected', reason: reason('UNAVAILABLE', `pump not reachable: ${(e as Error).message}`.slice(0, 300)) }
+          }
+        })
+      case 'cancel-pump':
+        return background('cancel-pump', async () => {
+          const l = await ensureLink()
+          await l.cancel(fx.stationId, fx.pump, ids(), fx.sessionId)
+          return undefined
+        })
+      case 'cancel-session':
+        return background('cancel-session', async () => {
+          const key = ids()
+          await keys.keep('cancel-session', key, { sessionId: fx.sessionId })
+          const res = await cloud.cancelSession(fx.sessionId, key)
+          await keys.done('cancel-session', key)
+          if (!res.ok) log.warn({ sessionId: fx.sessionId, code: res.reason.code }, 'cancelling the session failed')
+          return undefined
+        })
+      case 'verify-sale':
+        return background('verify-sale', async () => {
+          const r = await verifySale(fx.stationId, fx.saleJws, state.sale)
+          return r.ok ? { type: 'sale-verified', ok: true } : { type: 'sale-verified', ok: false, reason: r.reason }
+        })
+      case 'fetch-receipt':
+        return background('fetch-receipt', () => fetchReceipt(fx.sessionId))
+      case 'start-timer': {
+        const old = timers.get(fx.timer)
+        if (old !== undefined) clock.clearTimeout(old)
+        timers.set(fx.timer, clock.setTimeout(() => {
+          timers.delete(fx.timer)
+          dispatch({ type: 'timeout', timer: fx.timer })
+        }, fx.ms))
+        return
+      }
+      case 'clear-timer': {
+        const old = timers.get(fx.timer)
+        if (old !== undefined) clock.clearTimeout(old)
+        timers.delete(fx.timer)
+        return
+      }
+      case 'finished':
+        if (republish !== undefined) clock.clearTimeout(republish)
+        finishedResolve(fx.outcome)
+        return
+    }
+  }
+
+  async function withTimeout<T>(p: Promise<T>, ms: number, fallback: T): Promise<T> {
+    let h: unknown
+    const t = new Promise<T>((resolve) => {
+      h = clock.setTimeout(() => resolve(fallback), ms)
+    })
+    try {
+      return await Promise.race([p, t])
+    } finally {
+      clock.clearTimeout(h)
+    }
+  }
+
+  async function locate(): Promise<DialogueEvent> {
+    const ms = config.locateTimeoutMs ?? 5000
+    const [position, beacons] = await Promise.all([
+      withTimeout(location.position().catch(() => undefined), ms, undefined),
+      withTimeout(location.beacons().catch(() => []), ms, []),
+    ])
+    if (!position) return { type: 'located', reason: reason('OUTSIDE_GEOFENCE', 'the car does not know its position') }
+    const near = await cloud.stationsNear(position)
+    if (!near.ok) return { type: 'located', reason: near.reason }
+    const w = resolveWhereabouts({ position, stations: near.value, beacons })
+    log.debug({ station: w.station?.id, beaconPump: w.beaconPump, beacons: beacons.length }, 'located')
+    return {
+      type: 'located',
+      ...(w.station ? { station: w.station } : {}),
+      ...(w.beaconPump !== undefined ? { beaconPump: w.beaconPump } : {}),
+      ...(w.reason ? { reason: w.reason } : {}),
+    }
+  }
+
+  function ensureLink(): Promise<PumpLink> {
+    link ??= (async () => {
+      const creds = await cloud.mqttCredentials(ids())
+      if (!creds.ok) throw new Error(`no broker credentials: ${creds.reason.code}`)
+      const c = creds.value
+      const client = await opts.mqtt.connect(c.brokerUrl, {
+        clientId: c.clientId,
+        username: c.username,
+        password: c.password,
+        connectTimeoutMs: config.mqttConnectTimeoutMs ?? 10_000,
+      })
+      return openPumpLink({ client, vehicleId, log, onReply, timeoutMs: config.mqttConnectTimeoutMs ?? 10_000 })
+    })()
+    // A failed connection is retried on the next need, not cached.
+    link.catch(() => {
+      link = undefined
+    })
+    return link
+  }
+
+  function onReply(m: PumpReply): void {
+    switch (m.type) {
+      case 'pump-authorized':
+        if (m.requestId !== authorizeRequestId) return
+        return dispatch({ type: 'pump-authorized', sessionId: m.sessionId, nozzleTimeoutMs: m.nozzleTimeoutMs })
+      case 'pump-rejected':
+        if (m.requestId !== authorizeRequestId) return
+        return dispatch({ type: 'pump-rejected', reason: m.reason as Reason })
+      case 'progress':
+        return dispatch({ type: 'progress', message: m })
+      case 'completed':
+        return dispatch({ type: 'completed', sale: m.sale, saleJws: m.saleJws })
+      case 'session-ended':
+        if (m.sessionId !== state.hold?.sessionId) return
+        return dispatch({ type: 'session-ended', reason: m.reason as Reason, ...(m.saleJws ? { saleJws: m.saleJws } : {}) })
+    }
+  }
+
+  /** The sale must verify with the station's published key and say what the pump told us. */
+  async function verifySale(stationId: string, saleJws: string, sale: SaleRecord | undefined) {
+    const jwks = await cloud.stationJwks(stationId)
+    if (!jwks.ok) return jwks
+    const ring = await keyRingFromJwks(jwks.value)
+    const v = await verifySaleRecord(saleJws, ring)
+    if (!v.ok) return v
+    const { kid: _kid, ...signed } = v.value
+    if (signed.vehicleId !== vehicleId || signed.sessionId !== state.hold?.sessionId || signed.stationId !== stationId) {
+      return fail('SALE_MISMATCH', 'signed sale is for another session')
+    }
+    if (sale && JSON.stringify(sortKeys(sale)) !== JSON.stringify(sortKeys(signed))) {
+      return fail('SALE_MISMATCH', 'signed sale differs from the one announced')
+    }
+    return v
+  }
+
+  async function fetchReceipt(sessionId: string): Promise<DialogueEvent> {
+    const attempts = config.receiptAttempts ?? 20
+    const delay = config.receiptRetryMs ?? 250
+    let last = reason('TIMEOUT', 'no receipt')
+    for (let i = 0; i < attempts && state.phase === 'settling' && !closed; i++) {
+      const r = await cloud.receipt(sessionId)
+      if (r.ok) return { type: 'receipt', receipt: r.value }
+      last = r.reason
+      // Not captured yet answers as not found or a state conflict; anything else is final.
+      const pending: readonly ReasonCode[] = ['NOT_FOUND', 'SESSION_NOT_FOUND', 'SESSION_STATE_CONFLICT', 'UNAVAILABLE', 'TIMEOUT']
+      if (!pending.includes(r.reason.code)) break
+      await new Promise<void>((resolve) => clock.setTimeout(resolve, Math.min(delay * (i + 1), 2000)))
+    }
+    return { type: 'receipt-failed', reason: last }
+  }
+
+  async function settled(): Promise<void> {
+    while (inflight > 0) await nextChange()
+  }
+
+  async function hear(text: string): Promise<Turn> {
+    const before = transcript.length
+    const parsed: ParsedUtterance = parseUtterance(text, state.lang)
+    log.debug({ intent: parsed.intent, lang: parsed.lang, slots: parsed.slots }, 'heard')
+    if (state.phase === 'done') resetForNextSession()
+    dispatch({ type: 'utterance', parsed })
+    await settled()
+    await speaking
+    return turn(before)
+  }
+
+  function turn(since: number): Turn {
+    return {
+      replies: transcript.slice(since),
+      phase: state.phase,
+      awaitingDriver: DRIVER_TURN_PHASES.includes(state.phase) && state.phase !== 'idle',
+      ...(state.outcome ? { outcome: state.outcome } : {}),
+    }
+  }
+
+  function resetForNextSession(): void {
+    state = initialState({ lang: state.lang, limits: state.limits })
+    authorizeRequestId = undefined
+    finishedPromise = new Promise<Outcome>((r) => {
+      finishedResolve = r
+    })
+  }
+
+  return {
+    hear,
+    async hearAudio(audio) {
+      const recognizer = opts.speech?.recognizer
+      if (!recognizer) throw new Error('no speech recognizer configured')
+      const r = await recognizer.recognize(audio, { lang: state.lang })
+      if (!r.ok) {
+        log.warn({ code: r.reason.code }, 'speech not recognized')
+        return hear('')
+      }
+      return hear(r.value.text)
+    },
+    async runUtterance(text, ro = {}) {
+      const answers = [...(ro.answers ?? [])]
+      const start = transcript.length
+      let t = await hear(text)
+      while (state.phase !== 'done') {
+        if (state.phase === 'idle') {
+          // The first words were not a payment request: nothing to wait for.
+          return { paid: false, code: 'NOT_UNDERSTOOD', replies: transcript.slice(start) }
+        }
+        if (t.awaitingDriver && inflight === 0) {
+          const answer = answers.length > 0 ? answers.shift() : ro.nextAnswer ? await ro.nextAnswer() : undefined
+          if (answer === undefined) {
+            dispatch({ type: 'timeout', timer: 'answer' })
+            continue
+          }
+          t = await hear(answer)
+          continue
+        }
+        await nextChange()
+        t = turn(transcript.length)
+      }
+      await settled()
+      await speaking
+      return { ...(state.outcome as Outcome), replies: transcript.slice(start) }
+    },
+    finished: () => finishedPromise,
+    state: () => state,
+    replies: () => [...transcript],
+    async close() {
+      closed = true
+      for (const h of timers.values()) clock.clearTimeout(h)
+      timers.clear()
+      if (republish !== undefined) clock.clearTimeout(republish)
+      const l = link
+      link = undefined
+      if (l) await l.then((x) => x.close()).catch(() => {})
+      notify()
+    },
+  }
+}
+
+function sortKeys(o: object): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(o).sort(([a], [b]) => a.localeCompare(b)))
+}

@@ -1,0 +1,187 @@
+import type { FuelAuthorizationResponse, ProgressMessage, Reason } from '@fuelpay/proto'
+import t from 'tap'
+import { MESSAGE_KEYS, reasonText, say } from '../../src/dialogue/catalog.ts'
+import { type DialogueEvent, type DialogueState, type Effect, initialState, transition } from '../../src/dialogue/dialogue.machine.ts'
+import { parseUtterance } from '../../src/intent/intent.parser.ts'
+import { LANGS } from '../../src/intent/numbers.ts'
+import { STATION } from '../helpers/fakes.ts'
+
+const utter = (text: string, hint: DialogueState['lang'] = 'en'): DialogueEvent => ({ type: 'utterance', parsed: parseUtterance(text, hint) })
+
+function run(events: DialogueEvent[], s0 = initialState()) {
+  let state = s0
+  const effects: Effect[] = []
+  for (const e of events) {
+    const step = transition(state, e)
+    state = step.state
+    effects.push(...step.effects)
+  }
+  return { state, effects, said: effects.filter((e) => e.type === 'say').map((e) => (e as { text: string }).text) }
+}
+
+const hold = (over: Partial<FuelAuthorizationResponse> = {}): FuelAuthorizationResponse => ({
+  sessionId: 'sess-1', state: 'held', token: 'tok.sess-1.x', holdAmountMinor: 5000, requestedAmountMinor: 5000, partial: false, currency: 'EUR',
+  maxVolumeMilli: 27000, volumeUnit: 'L', grades: ['diesel'], expiresAt: new Date(0).toISOString(), station: { id: STATION.id, name: STATION.name }, pump: 2,
+  paymentMethod: { id: 'pm-1', brand: 'visa', last4: '4242' }, ...over,
+})
+const located: DialogueEvent = { type: 'located', station: STATION }
+const declined = (code: Reason['code']): DialogueEvent => ({ type: 'hold-declined', reason: { code, number: 400, message: 'x' } })
+
+t.test('asks for the missing pump, then requests the hold with what was said', async (t) => {
+  const r = run([utter('I want 50 euros of diesel'), located])
+  t.equal(r.state.phase, 'collecting')
+  t.equal(r.state.awaiting, 'pump')
+  t.match(r.said.at(-1), /Which pump\? This station has pumps 1, 2 or 3/)
+  const r2 = run([utter('two')], r.state)
+  const req = r2.effects.find((e) => e.type === 'request-hold') as { request: Record<string, unknown> }
+  t.same(req.request, { stationId: STATION.id, pump: 2, grade: 'diesel', amountMinor: 5000, currency: 'EUR' })
+})
+
+t.test('a grade the pump does not sell is refused and asked for', async (t) => {
+  const r = run([utter('pay for pump 3 with diesel'), located])
+  t.equal(r.state.awaiting, 'grade')
+  t.match(r.said.at(-1), /does not sell diesel\. It has LPG/)
+  const r2 = run([utter('LPG')], r.state)
+  t.ok(r2.effects.some((e) => e.type === 'request-hold'))
+})
+
+t.test('a pump that is not at this station is refused', async (t) => {
+  const r = run([utter('pay for pump 7'), located])
+  t.match(r.said[0], /There is no pump 7 at Fuelpay Berlin Mitte/)
+  t.notOk(r.effects.some((e) => e.type === 'request-hold'))
+  t.equal(r.state.awaiting, 'pump')
+})
+
+t.test('read-back names station, pump, grade, hold and card, and waits for yes', async (t) => {
+  const r = run([utter('pay for pump 2 with diesel'), located, { type: 'hold-granted', hold: hold({ partial: true, requestedAmountMinor: 8000 }) }])
+  t.equal(r.state.phase, 'confirming')
+  t.equal(r.said.at(-1), 'Fuelpay Berlin Mitte, pump 2, diesel, up to 50.00 EUR (your bank approved less than asked) on visa ending 4242. Shall I activate the pump?')
+  t.notOk(r.effects.some((e) => e.type === 'authorize-pump'), 'nothing activated before the yes')
+  const yes = run([utter('yes')], r.state)
+  t.match(yes.effects.find((e) => e.type === 'authorize-pump'), { stationId: STATION.id, pump: 2, sessionId: 'sess-1', token: 'tok.sess-1.x' })
+  t.ok(yes.effects.some((e) => e.type === 'start-timer' && e.timer === 'pump-reply'), 'the wait for the pump is bounded')
+})
+
+t.test('read-back in each language, amounts spoken with the local decimal mark', async (t) => {
+  const texts: [string, RegExp][] = [
+    ['Säule 2 bezahlen', /Säule 2, Diesel, bis 50,00 EUR mit visa auf 4242\. Soll ich die Säule freischalten\?/],
+    ['payer la pompe 2', /pompe 2, gazole, jusqu'à 50,00 EUR sur la carte visa finissant par 4242\. J'active la pompe \?/],
+    ['ادفع للمضخة رقم ٢', /المضخة 2، ديزل، حتى 50\.00 EUR.*هل أشغل المضخة؟/],
+  ]
+  for (const [text, re] of texts) {
+    const r = run([utter(text), located, { type: 'hold-granted', hold: hold() }])
+    t.match(r.said.at(-1), re, text)
+  }
+})
+
+t.test('a "no" voids the hold; "no, pump 1" voids it and asks for pump 1', async (t) => {
+  const base = run([utter('pay for pump 2'), located, { type: 'hold-granted', hold: hold() }])
+  const no = run([utter('no')], base.state)
+  t.equal(no.state.outcome?.code, 'CANCELLED')
+  t.ok(no.effects.some((e) => e.type === 'cancel-session' && e.sessionId === 'sess-1'))
+  t.notOk(no.effects.some((e) => e.type === 'authorize-pump'))
+  const change = run([utter('no, pump 1')], base.state)
+  t.ok(change.effects.some((e) => e.type === 'cancel-session'))
+  t.match(change.effects.find((e) => e.type === 'request-hold'), { request: { pump: 1 } })
+  t.equal(change.state.phase, 'requesting_hold')
+})
+
+t.test('cancel while waiting for the pump cancels on MQTT and in the cloud', async (t) => {
+  const base = run([utter('pay for pump 2'), located, { type: 'hold-granted', hold: hold() }, utter('yes')])
+  t.equal(base.state.phase, 'authorizing')
+  const c = run([utter('cancel')], base.state)
+  t.equal(c.state.outcome?.code, 'CANCELLED')
+  t.ok(c.effects.some((e) => e.type === 'cancel-pump' && e.pump === 2 && e.sessionId === 'sess-1'))
+  t.ok(c.effects.some((e) => e.type === 'cancel-session'))
+  t.ok(c.effects.some((e) => e.type === 'clear-timer' && e.timer === 'pump-reply'))
+  t.match(c.said.at(-1), /Cancelled/)
+  // In German, after the pump is ready.
+  const de = run([utter('Säule 2 bezahlen'), located, { type: 'hold-granted', hold: hold() }, utter('ja'), { type: 'pump-authorized', sessionId: 'sess-1', nozzleTimeoutMs: 60_000 }, utter('abbrechen')])
+  t.equal(de.state.outcome?.code, 'CANCELLED')
+  t.ok(de.effects.some((e) => e.type === 'cancel-pump'))
+  t.match(de.said.at(-1), /Abgebrochen/)
+})
+
+t.test('a declined hold says its reason in the driver language', async (t) => {
+  for (const [text, re] of [
+    ['pay for pump 2', /Payment declined: over the daily limit\./],
+    ['Säule 2 bezahlen', /Zahlung abgelehnt: über dem Tageslimit\./],
+    ['payer la pompe 2', /Paiement refusé : au-dessus du plafond journalier\./],
+    ['ادفع للمضخة ٢', /تم رفض الدفع: المبلغ يتجاوز الحد اليومي\./],
+  ] as const) {
+    const r = run([utter(text), located, declined('LIMIT_DAILY')])
+    t.equal(r.state.outcome?.code, 'LIMIT_DAILY')
+    t.match(r.said.at(-1), re)
+    t.ok(r.effects.some((e) => e.type === 'finished'))
+  }
+})
+
+t.test('voice code: asked, retried when wrong, sent with the next request', async (t) => {
+  const r = run([utter('pay for pump 2'), located, declined('VOICE_CODE_REQUIRED')])
+  t.equal(r.state.phase, 'voice_code')
+  t.match(r.said.at(-1), /voice code/)
+  const code = run([utter('four seven one one')], r.state)
+  t.match(code.effects.find((e) => e.type === 'request-hold'), { request: { voiceCode: '4711' } })
+  const wrong = run([declined('VOICE_CODE_WRONG')], code.state)
+  t.equal(wrong.state.phase, 'voice_code')
+  t.match(wrong.said.at(-1), /not right/)
+  const s = run([utter('1 2 3 4'), declined('VOICE_CODE_WRONG'), utter('1 2 3 5'), declined('VOICE_CODE_WRONG')], wrong.state)
+  t.equal(s.state.outcome?.code, 'VOICE_CODE_WRONG', 'three wrong codes end the session')
+})
+
+t.test('status while fueling, and "cancel" once fuel flows', async (t) => {
+  const progress: ProgressMessage = { v: 1, type: 'progress', msgId: 'm1234567', ts: 1, sessionId: 'sess-1', state: 'fueling', volumeMilli: 12500, amountMinor: 2249, currency: 'EUR' }
+  const r = run([utter('pay for pump 2'), located, { type: 'hold-granted', hold: hold() }, utter('yes'), { type: 'pump-authorized', sessionId: 'sess-1', nozzleTimeoutMs: 60_000 }, { type: 'progress', message: progress }, utter('how much so far?')])
+  t.equal(r.state.phase, 'fueling')
+  t.equal(r.said.at(-1), '12.500 L so far, 22.49 EUR.')
+  const fr = run([utter('combien ?', 'fr')], r.state)
+  t.equal(fr.said.at(-1), "12,500 L pour l'instant, 22,49 EUR.")
+  const c = run([utter('cancel')], r.state)
+  t.equal(c.state.phase, 'fueling', 'cannot cancel flowing fuel')
+  t.match(c.said.at(-1), /hang up the nozzle/)
+})
+
+t.test('unknown speech never becomes a payment', async (t) => {
+  const r = run([utter("what's the weather"), utter('play music'), utter('yes')])
+  t.equal(r.state.phase, 'idle')
+  t.notOk(r.effects.some((e) => e.type === 'request-hold' || e.type === 'locate' || e.type === 'authorize-pump'))
+  const confirmUnknown = run([utter('pay for pump 2'), located, { type: 'hold-granted', hold: hold() }, utter('play some music')])
+  t.equal(confirmUnknown.state.phase, 'confirming', 'unknown at the read-back does not confirm')
+  t.match(confirmUnknown.said.at(-1), /yes or no/)
+})
+
+t.test('bounded waits end the session with a reason', async (t) => {
+  const confirming = run([utter('pay for pump 2'), located, { type: 'hold-granted', hold: hold() }])
+  const noAnswer = run([{ type: 'timeout', timer: 'answer' }], confirming.state)
+  t.equal(noAnswer.state.outcome?.code, 'TIMEOUT')
+  t.ok(noAnswer.effects.some((e) => e.type === 'cancel-session'))
+  const waiting = run([utter('yes'), { type: 'timeout', timer: 'pump-reply' }], confirming.state)
+  t.equal(waiting.state.outcome?.code, 'TIMEOUT')
+  t.ok(waiting.effects.some((e) => e.type === 'cancel-pump'))
+  const noStation = run([utter('pay for pump 2'), { type: 'located', reason: { code: 'OUTSIDE_GEOFENCE', number: 500, message: 'x' } }])
+  t.equal(noStation.state.outcome?.code, 'OUTSIDE_GEOFENCE')
+  t.match(noStation.said.at(-1), /not at a fuelpay station/)
+})
+
+t.test('events out of place change nothing', async (t) => {
+  const s = initialState()
+  for (const e of [
+    { type: 'hold-granted', hold: hold() },
+    { type: 'pump-authorized', sessionId: 'sess-1', nozzleTimeoutMs: 1000 },
+    { type: 'receipt-failed', reason: { code: 'TIMEOUT', number: 901, message: 'x' } },
+    { type: 'timeout', timer: 'settle' },
+  ] as DialogueEvent[]) {
+    const step = transition(s, e)
+    t.same(step.effects, [])
+    t.equal(step.state, s)
+  }
+  const authorizing = run([utter('pay for pump 2'), located, { type: 'hold-granted', hold: hold() }, utter('yes')]).state
+  t.same(transition(authorizing, { type: 'pump-authorized', sessionId: 'someone-else', nozzleTimeoutMs: 1 }).effects, [], 'another session is ignored')
+})
+
+t.test('every message exists in every language', async (t) => {
+  const params = { pumps: [1], pump: 1, station: 'S', grades: ['diesel'], said: 'x', currency: 'EUR', code: 'DECLINED', holdAmountMinor: 1, partial: false, volumeMilli: 1, unit: 'L', amountMinor: 1, brand: 'visa', last4: '1234' }
+  for (const lang of LANGS) for (const key of MESSAGE_KEYS) t.ok(say(lang, key, params as never).length > 0, `${lang} ${key}`)
+  t.equal(reasonText('TOKEN_REPLAYED', 'en'), 'token has already been used')
+  t.match(reasonText('TOKEN_REPLAYED', 'de'), /TOKEN_REPLAYED/)
+})
