@@ -77,12 +77,20 @@ async function createPostgresDatabase(): Promise<TestDatabase> {
     kind: 'postgres',
     url: url.toString(),
     cleanup: async () => {
-      const c = new pg.Client({ connectionString: admin, connectionTimeoutMillis: 5000 })
-      await c.connect()
-      try {
-        await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
-      } finally {
-        await c.end()
+      // FORCE signals the database's sessions and waits 5 s for them to go; on
+      // a loaded machine one may linger (55006 object_in_use), so try again.
+      for (let attempt = 1; ; attempt++) {
+        const c = new pg.Client({ connectionString: admin, connectionTimeoutMillis: 5000 })
+        try {
+          await c.connect()
+          await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+          return
+        } catch (err) {
+          if (attempt >= 3 || (err as { code?: string }).code !== '55006') throw err
+        } finally {
+          await c.end().catch(() => {})
+        }
+        await new Promise((r) => setTimeout(r, 500))
       }
     },
   }

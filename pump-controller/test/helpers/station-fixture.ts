@@ -339,14 +339,33 @@ export async function startStation(opts: {
     stationKey,
     link,
     pump: (n: number) => dispensers.find((d) => d.pump === n) as SimulatedDispenser,
-    async close() {
-      await controller.stop()
-      await link.end()
-      for (const d of dispensers) await d.close()
-      await closeJournal()
-      await tdb?.cleanup()
-    },
+    close: () =>
+      closeInOrder([
+        ['controller.stop', () => controller.stop()],
+        ['link.end', () => link.end()],
+        ...dispensers.map((d): CloseStep => [`dispenser ${d.pump}`, () => d.close()]),
+        ['journal', () => closeJournal()],
+        ['test database', () => tdb?.cleanup()],
+      ]),
   }
+}
+
+export type CloseStep = [name: string, step: () => unknown]
+
+/**
+ * Runs every teardown step even when one fails, then throws naming each
+ * step that failed, so a failing teardown says what broke.
+ */
+export async function closeInOrder(steps: CloseStep[]): Promise<void> {
+  const failed: string[] = []
+  for (const [name, step] of steps) {
+    try {
+      await step()
+    } catch (err) {
+      failed.push(`${name}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)
+    }
+  }
+  if (failed.length > 0) throw new Error(`teardown failed:\n${failed.join('\n')}`)
 }
 
 /** Polls a condition (bounded). */

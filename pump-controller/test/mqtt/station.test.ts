@@ -10,6 +10,7 @@ import {
 } from '@fuelpay/proto'
 import t from 'tap'
 import {
+  closeInOrder,
   connectVehicle,
   makeToken,
   startBroker,
@@ -24,13 +25,15 @@ const cloud = await startCloudStub({ brokerUrl: broker.url, cloudKey })
 const station = await startStation({ stationId: 'st1', brokerUrl: broker.url, cloudUrl: cloud.url })
 const car = await connectVehicle(broker.url, 'car7')
 const thief = await connectVehicle(broker.url, 'car8')
-t.teardown(async () => {
-  await car.close()
-  await thief.close()
-  await station.close()
-  await cloud.close()
-  await broker.close()
-})
+t.teardown(() =>
+  closeInOrder([
+    ['car', () => car.close()],
+    ['thief', () => thief.close()],
+    ['station', () => station.close()],
+    ['cloud stub', () => cloud.close()],
+    ['broker', () => broker.close()],
+  ]),
+)
 
 const stationPub = await importPublicKey(station.stationKey.publicJwk)
 const stationKeys = () => (stationPub.ok ? stationPub.value : undefined)
