@@ -5,7 +5,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import { adminRoutes } from './admin/admin.routes.ts'
-import { authenticate } from './auth/auth.service.ts'
+import { type AssertionUse, identify, recordAssertionUse } from './auth/auth.service.ts'
 import { type Caller, callerScope, type Role } from './auth/caller.ts'
 import { consolePlugin } from './console/console.plugin.ts'
 import type { Tables } from './db/database.ts'
@@ -88,15 +88,18 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
   })
   app.addHook('preHandler', async (request, reply) => {
     const config = request.routeOptions.config
+    const idempotent = request.method === 'POST' && config.idempotency !== undefined
+    let use: AssertionUse | undefined
     if (config.roles) {
-      const caller = await authenticate(
-        { db: deps.db, adminToken: deps.config.adminToken, nowMs: deps.nowMs },
-        request.headers.authorization,
-      )
-      if (!config.roles.includes(caller.role)) throw refuse('FORBIDDEN')
-      request.caller = caller
+      const who = await identify({ db: deps.db, adminToken: deps.config.adminToken, nowMs: deps.nowMs }, request.headers.authorization)
+      // A client assertion is single use. On an idempotent POST its jti is
+      // recorded together with the idempotency claim (one commit), otherwise now.
+      use = who.use
+      if (use && !idempotent) await recordAssertionUse(deps.db, use)
+      if (!config.roles.includes(who.caller.role)) throw refuse('FORBIDDEN')
+      request.caller = who.caller
     }
-    if (request.method === 'POST' && config.idempotency && (await claimIdempotency(deps, request, reply))) return reply
+    if (idempotent && (await claimIdempotency(deps, request, reply, use))) return reply
   })
   app.addHook('onSend', async (request, reply, payload) => {
     const idem = request.idem
@@ -128,13 +131,16 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
 }
 
 /** Claims the request's Idempotency-Key; true when the stored answer was sent instead. */
-async function claimIdempotency(deps: CloudDeps, request: FastifyRequest, reply: FastifyReply): Promise<boolean> {
+async function claimIdempotency(deps: CloudDeps, request: FastifyRequest, reply: FastifyReply, use: AssertionUse | undefined): Promise<boolean> {
   const raw = request.headers[IDEMPOTENCY_HEADER]
+  const valid = typeof raw === 'string' && validate(IdempotencyKeySchema, raw).ok
+  // Without a usable key the assertion is still spent before the refusal.
+  if (!valid && use) await recordAssertionUse(deps.db, use)
   if (raw === undefined) {
     if (request.routeOptions.config.idempotency === 'required') throw refuse('SCHEMA_INVALID', 'an Idempotency-Key header is required')
     return false
   }
-  if (typeof raw !== 'string' || !validate(IdempotencyKeySchema, raw).ok) throw refuse('SCHEMA_INVALID', 'bad Idempotency-Key header')
+  if (typeof raw !== 'string' || !valid) throw refuse('SCHEMA_INVALID', 'bad Idempotency-Key header')
   const scope = request.caller ? callerScope(request.caller) : 'public'
   const nowMs = deps.nowMs()
   const begun = await beginIdempotent(deps.db, {
@@ -144,8 +150,11 @@ async function claimIdempotency(deps: CloudDeps, request: FastifyRequest, reply:
     expiresAt: new Date(nowMs + deps.config.idempotencyTtlMs),
     now: new Date(nowMs),
     staleMs: IDEMPOTENCY_STALE_MS,
+    assertion: use,
   })
   switch (begun.kind) {
+    case 'assertion-reused':
+      throw refuse('UNAUTHENTICATED', 'assertion already used')
     case 'new':
       request.idem = { scope, key: raw }
       return false

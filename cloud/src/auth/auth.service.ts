@@ -29,23 +29,49 @@ function sameSecret(a: string, b: string): boolean {
 }
 
 /**
+ * A verified client assertion's one-time id, to be recorded before the
+ * request may change anything (a second use is a replay).
+ */
+export interface AssertionUse {
+  subject: string
+  jti: string
+  expiresAt: Date
+}
+
+/**
  * Authenticates an `Authorization` header: the admin token, a vehicle's or
  * station's client assertion (signed with its registered key, each jti used
  * once), or an operator API key. Anything else is UNAUTHENTICATED.
  */
 export async function authenticate(deps: AuthDeps, header: string | undefined): Promise<Caller> {
+  const { caller, use } = await identify(deps, header)
+  if (use) await recordAssertionUse(deps.db, use)
+  return caller
+}
+
+/**
+ * Like authenticate, but leaves recording the assertion's jti to the caller,
+ * who must record it (recordAssertionUse, or together with an idempotency
+ * claim: beginIdempotent) before the request changes anything.
+ */
+export async function identify(deps: AuthDeps, header: string | undefined): Promise<{ caller: Caller; use?: AssertionUse }> {
   if (typeof header !== 'string' || header.length > 4200) throw refuse('UNAUTHENTICATED')
   const m = /^Bearer ([\x21-\x7e]{8,4096})$/.exec(header)
   if (!m) throw refuse('UNAUTHENTICATED')
   const token = m[1] as string
-  if (sameSecret(token, deps.adminToken)) return { role: 'admin', id: 'admin' }
+  if (sameSecret(token, deps.adminToken)) return { caller: { role: 'admin', id: 'admin' } }
   if (JWS_RE.test(token)) return authenticateAssertion(deps, token)
   const op = await findOperatorByKeyHash(deps.db, hashApiKey(token))
-  if (op) return { role: 'operator', id: op.id }
+  if (op) return { caller: { role: 'operator', id: op.id } }
   throw refuse('UNAUTHENTICATED')
 }
 
-async function authenticateAssertion(deps: AuthDeps, token: string): Promise<Caller> {
+/** Records an assertion's jti; a second use is refused UNAUTHENTICATED. */
+export async function recordAssertionUse(db: Db, use: AssertionUse): Promise<void> {
+  if (!(await rememberAssertion(db, use.subject, use.jti, use.expiresAt))) throw refuse('UNAUTHENTICATED', 'assertion already used')
+}
+
+async function authenticateAssertion(deps: AuthDeps, token: string): Promise<{ caller: Caller; use: AssertionUse }> {
   // The key lookup also reads who the subject is (account, fleet, operator), so
   // a verified assertion needs no second read.
   let vehicle: { account_id: string; fleet_id: string | null } | undefined
@@ -65,19 +91,13 @@ async function authenticateAssertion(deps: AuthDeps, token: string): Promise<Cal
   if (!v.ok) throw refuse(v.reason.code, v.reason.message)
   const { role, id, jti, exp } = v.value
   // Replays are refused for as long as the assertion could still verify.
-  const fresh = await rememberAssertion(
-    deps.db,
-    `${role}:${id}`,
-    jti,
-    new Date((exp + CLOCK_SKEW_S + 1) * 1000),
-  )
-  if (!fresh) throw refuse('UNAUTHENTICATED', 'assertion already used')
+  const use = { subject: `${role}:${id}`, jti, expiresAt: new Date((exp + CLOCK_SKEW_S + 1) * 1000) }
   if (role === 'vehicle') {
     if (!vehicle) throw refuse('UNAUTHENTICATED')
-    return { role, id, accountId: vehicle.account_id, fleetId: vehicle.fleet_id }
+    return { caller: { role, id, accountId: vehicle.account_id, fleetId: vehicle.fleet_id }, use }
   }
   if (!station) throw refuse('UNAUTHENTICATED')
-  return { role, id, operatorId: station.operator_id }
+  return { caller: { role, id, operatorId: station.operator_id }, use }
 }
 
 const importedKeys = new Map<string, PublicKey>()

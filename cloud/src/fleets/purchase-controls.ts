@@ -11,7 +11,8 @@ import type { FleetRow } from './fleet.repository.ts'
  * @example checkControls({ fleet, stationId: 's1', operatorId: 'op1', grades: ['diesel'], amountMinor: 8000, explicitAmount: true, currency: 'EUR', usage: { dayMinor: 0, monthMinor: 0 }, nowMs })
  */
 export interface ControlInput {
-  fleet: FleetRow | undefined
+  /** The fleet's controls (its creation time plays no part). */
+  fleet: Omit<FleetRow, 'created_at'> | undefined
   stationId: string
   operatorId: string
   grades: string[]

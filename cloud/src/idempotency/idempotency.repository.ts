@@ -3,6 +3,7 @@ import type { Db } from '../db/database.ts'
 
 export type BeginResult =
   | { kind: 'new' }
+  | { kind: 'assertion-reused' }
   | { kind: 'replay'; statusCode: number; response: string }
   | { kind: 'reused' }
   | { kind: 'in_progress' }
@@ -15,8 +16,37 @@ export type BeginResult =
  */
 export async function beginIdempotent(
   db: Db,
-  r: { scope: string; key: string; requestHash: string; expiresAt: Date; now: Date; staleMs: number },
+  r: {
+    scope: string
+    key: string
+    requestHash: string
+    expiresAt: Date
+    now: Date
+    staleMs: number
+    /** The caller's client assertion, recorded as used in the same statement (one commit, not two). */
+    assertion?: { subject: string; jti: string; expiresAt: Date } | undefined
+  },
 ): Promise<BeginResult> {
+  if (r.assertion) {
+    // The claim is made only when the assertion is fresh: a replayed
+    // assertion claims nothing and changes nothing.
+    const a = r.assertion
+    const both = await sql<{ fresh: number; claimed: number }>`
+      WITH a AS (
+        INSERT INTO seen_assertions (subject, jti, expires_at) VALUES (${a.subject}::text, ${a.jti}::text, ${a.expiresAt}::timestamptz)
+        ON CONFLICT (subject, jti) DO NOTHING RETURNING jti
+      ), i AS (
+        INSERT INTO idempotency_keys (scope, key, request_hash, state, expires_at, created_at)
+        SELECT ${r.scope}::text, ${r.key}::text, ${r.requestHash}::text, 'in_progress', ${r.expiresAt}::timestamptz, ${r.now}::timestamptz
+        WHERE EXISTS (SELECT 1 FROM a)
+        ON CONFLICT (scope, key) DO NOTHING RETURNING key
+      )
+      SELECT (SELECT count(*) FROM a)::int AS fresh, (SELECT count(*) FROM i)::int AS claimed`.execute(db)
+    const row = both.rows[0]
+    if (!row || Number(row.fresh) === 0) return { kind: 'assertion-reused' }
+    if (Number(row.claimed) === 1) return { kind: 'new' }
+    return existingClaim(db, r)
+  }
   const inserted = await db
     .insertInto('idempotency_keys')
     .values({ scope: r.scope, key: r.key, request_hash: r.requestHash, state: 'in_progress', expires_at: r.expiresAt, created_at: r.now })
@@ -24,13 +54,22 @@ export async function beginIdempotent(
     .returning('key')
     .executeTakeFirst()
   if (inserted) return { kind: 'new' }
+  return existingClaim(db, r)
+}
+
+/** The key was claimed before: the stored answer, a conflict, or a stale claim taken over. */
+async function existingClaim(
+  db: Db,
+  r: { scope: string; key: string; requestHash: string; expiresAt: Date; now: Date; staleMs: number },
+): Promise<BeginResult> {
   const row = await db
     .selectFrom('idempotency_keys')
     .selectAll()
     .where('scope', '=', r.scope)
     .where('key', '=', r.key)
     .executeTakeFirst()
-  if (!row) return beginIdempotent(db, r)
+  // Claimed and abandoned (a 5xx) in between: claim it now.
+  if (!row) return beginIdempotent(db, { ...r, assertion: undefined })
   if (row.request_hash !== r.requestHash) return { kind: 'reused' }
   if (row.state === 'done') return { kind: 'replay', statusCode: row.status_code ?? 200, response: row.response ?? '' }
   const taken = await db

@@ -9,18 +9,16 @@ import {
   CLOCK_SKEW_S,
   signPumpAuthorization,
 } from '@fuelpay/proto'
-import { findAccount, listPaymentMethods } from '../accounts/account.repository.ts'
 import { verifyVoiceCode } from '../accounts/voice-code.ts'
 import type { Caller } from '../auth/caller.ts'
 import type { CloudDeps } from '../deps.ts'
 import { refuse } from '../errors/errors.ts'
-import { findFleet } from '../fleets/fleet.repository.ts'
 import { checkControls } from '../fleets/purchase-controls.ts'
 import { holdPostings, postEntry } from '../ledger/ledger.repository.ts'
 import { appendOutbox } from '../outbox/outbox.repository.ts'
 import { distanceM } from '../stations/geo.ts'
-import { findStation, stationPumps } from '../stations/station.repository.ts'
-import { holdSession, insertSession, updateSession, vehicleSpendDayMonth } from './session.repository.ts'
+import { type AuthorizationContext, authorizationContext } from './authorization.context.ts'
+import { holdSession, insertSession, updateSession } from './session.repository.ts'
 
 type VehicleCaller = Extract<Caller, { role: 'vehicle' }>
 
@@ -68,19 +66,23 @@ export async function requestFuelAuthorization(
 ): Promise<FuelAuthorizationResponse> {
   const { db } = deps
   const nowMs = deps.nowMs()
-  // Independent reads, issued together (each its own round trip); the checks
-  // below run in the same order as ever, so the same refusal wins.
-  const [station, pumps, account, fleet, methods] = await Promise.all([
-    findStation(db, input.stationId),
-    stationPumps(db, [input.stationId]),
-    findAccount(db, caller.accountId),
-    caller.fleetId ? findFleet(db, caller.fleetId) : undefined,
-    listPaymentMethods(db, caller.accountId),
-  ])
+  const day = new Date(nowMs)
+  day.setUTCHours(0, 0, 0, 0)
+  const month = new Date(Date.UTC(day.getUTCFullYear(), day.getUTCMonth(), 1))
+  // One read for everything checked below; the checks run in the same order
+  // as ever, so the same refusal wins.
+  const { station, pump, account, fleet, methods, usage } = await authorizationContext(db, {
+    stationId: input.stationId,
+    pump: input.pump,
+    accountId: caller.accountId,
+    fleetId: caller.fleetId,
+    vehicleId: caller.id,
+    day,
+    month,
+  })
   if (!station) throw refuse('UNKNOWN_STATION')
   const currency = station.currency as Currency
   if (input.currency && input.currency !== currency) throw refuse('CURRENCY_MISMATCH')
-  const pump = pumps.get(station.id)?.find((p) => p.pump === input.pump)
   if (!pump) throw refuse('PUMP_NOT_AT_STATION')
   if (!pump.inService || pump.grades.length === 0) throw refuse('PUMP_OUT_OF_SERVICE')
 
@@ -108,9 +110,6 @@ export async function requestFuelAuthorization(
     throw refuse('VOICE_CODE_REQUIRED')
   }
 
-  const day = new Date(nowMs)
-  day.setUTCHours(0, 0, 0, 0)
-  const month = new Date(Date.UTC(day.getUTCFullYear(), day.getUTCMonth(), 1))
   const explicitAmount = input.amountMinor !== undefined
   const controls = checkControls({
     fleet,
@@ -120,7 +119,7 @@ export async function requestFuelAuthorization(
     amountMinor: input.amountMinor ?? account.default_hold_minor ?? deps.config.defaultHoldMinor,
     explicitAmount,
     currency,
-    usage: fleet ? await vehicleSpendDayMonth(db, caller.id, day, month) : { dayMinor: 0, monthMinor: 0 },
+    usage,
     nowMs,
   })
   if (!controls.ok) throw refuse(controls.reason.code, controls.reason.message)
@@ -285,7 +284,7 @@ async function voidUnknownAuthorization(
   }
 }
 
-type PaymentMethodRow = Awaited<ReturnType<typeof listPaymentMethods>>[number]
+type PaymentMethodRow = AuthorizationContext['methods'][number]
 
 const normalise = (s: string) => s.normalize('NFKC').toLowerCase().replace(/[^\p{L}\p{N}]+/gu, ' ').trim()
 

@@ -274,4 +274,28 @@ t.test('client assertions: replay refused, unknown vehicle refused', async (t) =
   t.equal(st.body.username, `station-${w.stationId}`)
   const op = await call(cloud.app, { method: 'POST', url: '/v1/mqtt-credentials', auth: w.operatorKey })
   t.equal(op.status, 403)
+
+  // On an idempotent POST the assertion is spent together with the idempotency
+  // claim: a replayed assertion claims nothing and places no hold, whether it
+  // comes with a new key or with the key of the request it was stolen from.
+  const b = await vehicleAuth(w, cloud.clock.now)
+  const payload = { stationId: w.stationId, pump: 1, position: { lat: w.lat, lon: w.lon } }
+  const key = idem()
+  const held = await call(cloud.app, { method: 'POST', url: '/v1/fuel-authorizations', auth: b, key, payload })
+  t.equal(held.status, 201, held.raw)
+  for (const k of [idem(), key]) {
+    const again = await call(cloud.app, { method: 'POST', url: '/v1/fuel-authorizations', auth: b, key: k, payload })
+    t.equal(again.status, 401, 'a replayed assertion is refused')
+    t.equal(again.body.error.code, 'UNAUTHENTICATED')
+    t.equal(again.headers['idempotent-replayed'], undefined, 'and is not answered from the stored response')
+  }
+  t.equal((await cloud.db.selectFrom('sessions').select('id').execute()).length, 1, 'one hold, no second session')
+  t.equal((await cloud.db.selectFrom('idempotency_keys').select('key').where('scope', 'like', 'vehicle:%').execute()).length, 2, 'the replays claimed no key (credentials + one hold)')
+
+  // Without a usable Idempotency-Key the request is refused, and its assertion is spent all the same.
+  const c = await vehicleAuth(w, cloud.clock.now)
+  const noKey = await call(cloud.app, { method: 'POST', url: '/v1/fuel-authorizations', auth: c, key: false, payload })
+  t.equal(noKey.body.error.code, 'SCHEMA_INVALID')
+  const withKey = await call(cloud.app, { method: 'POST', url: '/v1/fuel-authorizations', auth: c, payload })
+  t.equal(withKey.status, 401, 'the assertion was spent by the refused request')
 })
