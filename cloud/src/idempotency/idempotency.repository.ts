@@ -93,6 +93,29 @@ export async function completeIdempotent(db: Db, scope: string, key: string, sta
     .execute()
 }
 
+/** A request's answer, to be stored with its idempotency key in the transaction that made it. */
+export interface IdempotentAnswer {
+  scope: string
+  key: string
+  statusCode: number
+  /** The response body exactly as it will be sent (the route's serializer). */
+  serialize(result: unknown): string
+}
+
+/**
+ * Completing an idempotency claim as a common table expression, to ride in
+ * the statement that makes the change it answers for (one commit: the
+ * change and its stored answer cannot part); with `gate` (an earlier CTE's
+ * name) only when that change happened.
+ */
+export function idempotencyDoneCte(name: string, gate: string | undefined, a: { scope: string; key: string; statusCode: number; response: string }) {
+  const when = gate ? sql` AND EXISTS (SELECT 1 FROM ${sql.id(gate)})` : sql``
+  return sql`${sql.id(name)} AS (
+      UPDATE idempotency_keys SET state = 'done', status_code = ${a.statusCode}::int, response = ${a.response}::text
+      WHERE scope = ${a.scope}::text AND key = ${a.key}::text${when}
+    )`
+}
+
 /** Forgets a claim whose request failed for reasons worth retrying (5xx). */
 export async function abandonIdempotent(db: Db, scope: string, key: string): Promise<void> {
   await db.deleteFrom('idempotency_keys').where('scope', '=', scope).where('key', '=', key).where('state', '=', 'in_progress').execute()

@@ -28,27 +28,51 @@ export interface EntryInput {
 }
 
 export async function postEntry(db: Db, entry: EntryInput): Promise<number> {
+  if (balancedPostings(entry).length === 0) return 0
+  // The entry and its postings in one statement (one round trip); the
+  // deferred balance trigger still checks the entry at commit.
+  const r = await sql<{ id: number }>`WITH ${entryCtes('entry', undefined, entry)} SELECT id FROM entry_e`.execute(db)
+  const row = r.rows[0]
+  if (!row) throw new Error(`journal entry ${entry.kind} not written`)
+  return Number(row.id)
+}
+
+/** The entry's non-zero postings; throws when they do not sum to zero. */
+function balancedPostings(entry: EntryInput): EntryInput['postings'] {
   const postings = entry.postings.filter((p) => p.amountMinor !== 0)
-  if (postings.length === 0) return 0
   const sum = postings.reduce((s, p) => s + p.amountMinor, 0)
   if (sum !== 0 || postings.some((p) => !Number.isSafeInteger(p.amountMinor))) {
     throw new Error(`refusing unbalanced journal entry ${entry.kind} (sum ${sum})`)
   }
-  // The entry and its postings in one statement (one round trip); the
-  // deferred balance trigger still checks the entry at commit.
-  const rows = sql.join(postings.map((p) => sql`(${p.account}::text, ${p.amountMinor}::bigint)`))
-  const r = await sql<{ id: number }>`
-    WITH e AS (
+  return postings
+}
+
+/**
+ * A journal entry and its postings as two common table expressions,
+ * `<name>_e` (RETURNING id) and `<name>_p`, to ride in a larger statement.
+ * With `gate` (the name of an earlier CTE) they are written once per row
+ * of it, so none when the gating change did not happen. An entry with no
+ * non-zero postings writes nothing.
+ *
+ * @example sql`WITH s AS (UPDATE ... RETURNING id), ${entryCtes('hold', 's', entry)} SELECT count(*) FROM s`
+ */
+export function entryCtes(name: string, gate: string | undefined, entry: EntryInput) {
+  const postings = balancedPostings(entry)
+  const e = sql.id(`${name}_e`)
+  const p = sql.id(`${name}_p`)
+  const from = gate ? sql` FROM ${sql.id(gate)}` : sql``
+  const where = postings.length === 0 ? sql` WHERE false` : sql``
+  const rows =
+    postings.length === 0
+      ? sql`(NULL::text, NULL::bigint)`
+      : sql.join(postings.map((x) => sql`(${x.account}::text, ${x.amountMinor}::bigint)`))
+  return sql`${e} AS (
       INSERT INTO journal_entries (session_id, kind, currency)
-      VALUES (${entry.sessionId}::text, ${entry.kind}::text, ${entry.currency}::text) RETURNING id
-    ), p AS (
+      SELECT ${entry.sessionId}::text, ${entry.kind}::text, ${entry.currency}::text${from}${where} RETURNING id
+    ), ${p} AS (
       INSERT INTO postings (entry_id, ledger_account, amount_minor)
-      SELECT e.id, v.account, v.amount FROM e, (VALUES ${rows}) AS v(account, amount)
-    )
-    SELECT id FROM e`.execute(db)
-  const row = r.rows[0]
-  if (!row) throw new Error(`journal entry ${entry.kind} not written`)
-  return Number(row.id)
+      SELECT ${e}.id, v.account, v.amount FROM ${e}, (VALUES ${rows}) AS v(account, amount)
+    )`
 }
 
 /** A hold: the customer's money is pending towards the station. */

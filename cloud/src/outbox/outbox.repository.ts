@@ -1,3 +1,4 @@
+import { sql } from 'kysely'
 import type { Db } from '../db/database.ts'
 
 /**
@@ -29,17 +30,21 @@ export interface OutboxEvent {
 export const OUTBOX_CHANNEL = 'fuelpay_outbox'
 
 export async function appendOutbox(db: Db, e: OutboxEventInput): Promise<void> {
-  await db
-    .insertInto('outbox')
-    .values({
-      kind: e.kind,
-      aggregate_id: e.aggregateId,
-      operator_id: e.operatorId ?? null,
-      station_id: e.stationId ?? null,
-      account_id: e.accountId ?? null,
-      payload: JSON.stringify(e.payload),
-    })
-    .execute()
+  await sql`WITH ${outboxCte('event', undefined, e)} SELECT 1`.execute(db)
+}
+
+/**
+ * An outbox event as a common table expression to ride in a larger
+ * statement; with `gate` (an earlier CTE's name) it is written once per row
+ * of it, so not at all when the gating change did not happen.
+ */
+export function outboxCte(name: string, gate: string | undefined, e: OutboxEventInput) {
+  const from = gate ? sql` FROM ${sql.id(gate)}` : sql``
+  return sql`${sql.id(name)} AS (
+      INSERT INTO outbox (kind, aggregate_id, operator_id, station_id, account_id, payload)
+      SELECT ${e.kind}::text, ${e.aggregateId}::text, ${e.operatorId ?? null}::text, ${e.stationId ?? null}::text,
+        ${e.accountId ?? null}::text, ${JSON.stringify(e.payload)}::jsonb${from}
+    )`
 }
 
 /** Events after `afterId`, oldest first, optionally only one operator's. */

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import { sql } from 'kysely'
 import {
   type Currency,
   type FuelAuthorizationRequest,
@@ -14,11 +15,12 @@ import type { Caller } from '../auth/caller.ts'
 import type { CloudDeps } from '../deps.ts'
 import { refuse } from '../errors/errors.ts'
 import { checkControls } from '../fleets/purchase-controls.ts'
-import { holdPostings, postEntry } from '../ledger/ledger.repository.ts'
-import { appendOutbox } from '../outbox/outbox.repository.ts'
+import { type IdempotentAnswer, idempotencyDoneCte } from '../idempotency/idempotency.repository.ts'
+import { entryCtes, holdPostings } from '../ledger/ledger.repository.ts'
+import { appendOutbox, outboxCte } from '../outbox/outbox.repository.ts'
 import { distanceM } from '../stations/geo.ts'
 import { type AuthorizationContext, authorizationContext } from './authorization.context.ts'
-import { holdSession, insertSession, updateSession } from './session.repository.ts'
+import { insertSession, updateSession } from './session.repository.ts'
 
 type VehicleCaller = Extract<Caller, { role: 'vehicle' }>
 
@@ -63,6 +65,8 @@ export async function requestFuelAuthorization(
   caller: VehicleCaller,
   input: FuelAuthorizationRequest,
   idempotencyKey: string,
+  /** When given, the answer is stored with its idempotency key in the hold's own commit. */
+  answer?: IdempotentAnswer,
 ): Promise<FuelAuthorizationResponse> {
   const { db } = deps
   const nowMs = deps.nowMs()
@@ -217,38 +221,7 @@ export async function requestFuelAuthorization(
     nowMs,
   )
 
-  await db.transaction().execute(async (tx) => {
-    // Only a session still requested is moved on: the state test is in the
-    // update itself, which takes the row lock (no separate locking read).
-    const moved = await holdSession(tx, sessionId, {
-      state: 'held',
-      hold_amount_minor: holdMinor,
-      max_volume_milli: maxVolumeMilli,
-      processor_auth_id: auth.value.authId,
-      token_jti: jti,
-      token_expires_at: new Date(exp * 1000),
-      hold_expires_at: new Date(nowMs + unusedHoldLifetimeMs(deps.config)),
-    })
-    if (!moved) throw refuse('SESSION_STATE_CONFLICT')
-    await postEntry(tx, {
-      sessionId,
-      kind: 'hold',
-      currency,
-      postings: holdPostings(account.id, station.id, holdMinor),
-    })
-    await appendOutbox(tx, {
-      kind: 'session.held',
-      aggregateId: sessionId,
-      operatorId: station.operator_id,
-      stationId: station.id,
-      accountId: account.id,
-      payload: { sessionId, pump: pump.pump, vehicleId: caller.id, holdAmountMinor: holdMinor, currency },
-    })
-  })
-  deps.metrics.authorizations.inc({ outcome: holdMinor < requestedMinor ? 'partial' : 'held' })
-  deps.log.info({ sessionId, stationId: station.id, pump: pump.pump, holdMinor }, 'hold placed')
-
-  return {
+  const response: FuelAuthorizationResponse = {
     sessionId,
     state: 'held',
     token,
@@ -264,6 +237,46 @@ export async function requestFuelAuthorization(
     pump: pump.pump,
     paymentMethod: { id: pm.id, brand: pm.brand, last4: pm.last4, ...(pm.name ? { name: pm.name } : {}) },
   }
+  // One statement, so one commit: the session moves on only if it is still
+  // requested (the state test is in the update, which takes the row lock),
+  // and the ledger hold, the outbox event and the stored idempotent answer
+  // are written only when it did.
+  const placed = await sql<{ n: number }>`
+    WITH s AS (${db
+      .updateTable('sessions')
+      .set({
+        state: 'held',
+        hold_amount_minor: holdMinor,
+        max_volume_milli: maxVolumeMilli,
+        processor_auth_id: auth.value.authId,
+        token_jti: jti,
+        token_expires_at: new Date(exp * 1000),
+        hold_expires_at: new Date(nowMs + unusedHoldLifetimeMs(deps.config)),
+        updated_at: sql`now()` as unknown as Date,
+      })
+      .where('id', '=', sessionId)
+      .where('state', '=', 'requested')
+      .returning('id')}),
+    ${entryCtes('hold', 's', { sessionId, kind: 'hold', currency, postings: holdPostings(account.id, station.id, holdMinor) })},
+    ${outboxCte('event', 's', {
+      kind: 'session.held',
+      aggregateId: sessionId,
+      operatorId: station.operator_id,
+      stationId: station.id,
+      accountId: account.id,
+      payload: { sessionId, pump: pump.pump, vehicleId: caller.id, holdAmountMinor: holdMinor, currency },
+    })}${
+      answer
+        ? sql`,
+    ${idempotencyDoneCte('answer', 's', { scope: answer.scope, key: answer.key, statusCode: answer.statusCode, response: answer.serialize(response) })}`
+        : sql``
+    }
+    SELECT count(*)::int AS n FROM s`.execute(db)
+  if (Number(placed.rows[0]?.n ?? 0) !== 1) throw refuse('SESSION_STATE_CONFLICT')
+  deps.metrics.authorizations.inc({ outcome: holdMinor < requestedMinor ? 'partial' : 'held' })
+  deps.log.info({ sessionId, stationId: station.id, pump: pump.pump, holdMinor }, 'hold placed')
+
+  return response
 }
 
 async function voidUnknownAuthorization(

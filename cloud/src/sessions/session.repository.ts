@@ -32,18 +32,6 @@ export async function updateSession(db: Db, id: string, patch: Updateable<Sessio
     .execute()
 }
 
-/** Moves a session that is still `requested` on; false when it is not (any more). */
-export async function holdSession(db: Db, id: string, patch: Updateable<SessionTable>): Promise<boolean> {
-  const r = await db
-    .updateTable('sessions')
-    .set({ ...patch, updated_at: sql`now()` as unknown as Date })
-    .where('id', '=', id)
-    .where('state', '=', 'requested')
-    .returning('id')
-    .executeTakeFirst()
-  return r !== undefined
-}
-
 /** Updates a session and returns the row as written (no second read). */
 export async function updateSessionReturning(db: Db, id: string, patch: Updateable<SessionTable>): Promise<SessionRow> {
   return db

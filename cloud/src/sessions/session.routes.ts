@@ -19,6 +19,9 @@ import { cancelSession, getReceipt, getSession, reportSale } from './settlement.
 
 const bearer = [{ bearer: [] }]
 
+/** fastify's JSON serializers give strings; anything else is stored as plain JSON. */
+const serialized = (body: unknown, value: unknown): string => (typeof body === 'string' ? body : JSON.stringify(value))
+
 export function sessionRoutes(deps: CloudDeps): FastifyPluginAsync {
   return async (app) => {
     app.post(
@@ -37,7 +40,16 @@ export function sessionRoutes(deps: CloudDeps): FastifyPluginAsync {
         const caller = req.caller
         if (caller?.role !== 'vehicle') throw refuse('FORBIDDEN')
         const key = req.headers[IDEMPOTENCY_HEADER] as string
-        const out = await requestFuelAuthorization(deps, caller, req.body as FuelAuthorizationRequest, key)
+        const claim = req.idem
+        const out = await requestFuelAuthorization(
+          deps,
+          caller,
+          req.body as FuelAuthorizationRequest,
+          key,
+          claim ? { ...claim, statusCode: 201, serialize: (r) => serialized(reply.status(201).serialize(r), r) } : undefined,
+        )
+        // The hold's commit stored this answer with the key: nothing left for the onSend hook.
+        req.idem = null
         return reply.status(201).send(out)
       },
     )
