@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { sql } from 'kysely'
 import {
   amountForVolume,
   type Currency,
@@ -18,8 +19,8 @@ import { importPublicKeyCached } from '../auth/auth.service.ts'
 import type { Db } from '../db/database.ts'
 import type { CloudDeps } from '../deps.ts'
 import { refuse } from '../errors/errors.ts'
-import { capturePostings, lateCapturePostings, postEntry, releasePostings } from '../ledger/ledger.repository.ts'
-import { appendOutbox } from '../outbox/outbox.repository.ts'
+import { capturePostings, entryCtes, lateCapturePostings, postEntry, releasePostings } from '../ledger/ledger.repository.ts'
+import { appendOutbox, outboxCte } from '../outbox/outbox.repository.ts'
 import { findStation } from '../stations/station.repository.ts'
 import { findSession, findSessionForCaller, lockSession, type SessionRow, updateSession, updateSessionReturning } from './session.repository.ts'
 import { toReceipt, toSessionView } from './session.view.ts'
@@ -238,41 +239,70 @@ export async function finishSettlement(deps: CloudDeps, sessionId: string, known
       throw refuse(r.reason.code === 'PROCESSOR_TIMEOUT' ? 'PROCESSOR_TIMEOUT' : 'UNAVAILABLE', r.reason.message)
     }
   }
+  // Usually one statement: written only if the session is still as `row`
+  // says. Otherwise (a concurrent settlement got there, or `row` was stale)
+  // under the row lock, from the row as it is now.
+  const done = await settleRecorded(deps, deps.db, row)
+  if (done) return done
   return deps.db.transaction().execute(async (tx) => {
     const locked = await lockSession(tx, sessionId)
     if (!locked) throw refuse('SESSION_NOT_FOUND')
-    if (locked.settled_at) return locked
-    const hold = Number(locked.hold_amount_minor)
-    const captured = locked.settle_action === 'capture' ? Number(locked.settle_amount_minor ?? 0) : 0
-    // Asserted under the row lock: never capture above what the hold has left.
-    if (captured > hold || captured < 0) throw new Error(`capture ${captured} above hold ${hold} for ${sessionId}`)
-    const released = hold - captured
-    const state: SessionState = locked.settle_action === 'capture' ? 'captured' : locked.state === 'expired' ? 'expired' : 'voided'
-    if (captured > 0) {
-      await postEntry(tx, { sessionId, kind: 'capture', currency: locked.currency, postings: capturePostings(locked.account_id, locked.station_id, captured) })
-    }
-    if (released > 0) {
-      await postEntry(tx, { sessionId, kind: 'release', currency: locked.currency, postings: releasePostings(locked.account_id, locked.station_id, released) })
-    }
-    const settledAt = new Date(deps.nowMs())
-    const updated = await updateSessionReturning(tx, sessionId, {
+    if (locked.settled_at || !locked.settle_action) return locked
+    const written = await settleRecorded(deps, tx, locked)
+    if (!written) throw new Error(`settlement of ${sessionId} not written under its row lock`)
+    return written
+  })
+}
+
+/**
+ * Records a carried-out capture or void in one statement: the session's
+ * final state, the capture and release ledger entries, and the outbox
+ * event. The update takes the row lock and happens only if every field the
+ * amounts were computed from is unchanged and the session is unsettled; the
+ * other writes happen only if it did. Undefined when nothing was written.
+ */
+async function settleRecorded(deps: CloudDeps, db: Db, row: SessionRow): Promise<SessionRow | undefined> {
+  const sessionId = row.id
+  const hold = Number(row.hold_amount_minor)
+  const captured = row.settle_action === 'capture' ? Number(row.settle_amount_minor ?? 0) : 0
+  // Never capture above what the hold has left.
+  if (captured > hold || captured < 0) throw new Error(`capture ${captured} above hold ${hold} for ${sessionId}`)
+  const released = hold - captured
+  const state: SessionState = row.settle_action === 'capture' ? 'captured' : row.state === 'expired' ? 'expired' : 'voided'
+  const update = db
+    .updateTable('sessions')
+    .set({
       state,
       captured_minor: captured,
       released_minor: released,
-      settled_at: settledAt,
+      settled_at: new Date(deps.nowMs()),
       receipt_id: captured > 0 ? `r_${randomBytes(9).toString('base64url')}` : null,
+      updated_at: sql`now()` as unknown as Date,
     })
-    await appendOutbox(tx, {
+    .where('id', '=', sessionId)
+    .where('settled_at', 'is', null)
+    .where('state', '=', row.state)
+    .where(sql<boolean>`settle_action IS NOT DISTINCT FROM ${row.settle_action}::text`)
+    .where(sql<boolean>`settle_amount_minor IS NOT DISTINCT FROM ${row.settle_amount_minor}::bigint`)
+    .where(sql<boolean>`hold_amount_minor IS NOT DISTINCT FROM ${row.hold_amount_minor}::bigint`)
+    .where(sql<boolean>`reason_code IS NOT DISTINCT FROM ${row.reason_code}::text`)
+    .returningAll()
+  const r = await sql<SessionRow>`
+    WITH s AS (${update}),
+    ${entryCtes('capture', 's', { sessionId, kind: 'capture', currency: row.currency, postings: captured > 0 ? capturePostings(row.account_id, row.station_id, captured) : [] })},
+    ${entryCtes('release', 's', { sessionId, kind: 'release', currency: row.currency, postings: released > 0 ? releasePostings(row.account_id, row.station_id, released) : [] })},
+    ${outboxCte('event', 's', {
       kind: `session.${state}`,
       aggregateId: sessionId,
-      operatorId: locked.operator_id,
-      stationId: locked.station_id,
-      accountId: locked.account_id,
-      payload: { sessionId, pump: locked.pump, state, capturedMinor: captured, releasedMinor: released, currency: locked.currency, reason: locked.reason_code },
-    })
-    deps.metrics.settlements.inc({ state })
-    return updated
-  })
+      operatorId: row.operator_id,
+      stationId: row.station_id,
+      accountId: row.account_id,
+      payload: { sessionId, pump: row.pump, state, capturedMinor: captured, releasedMinor: released, currency: row.currency, reason: row.reason_code },
+    })}
+    SELECT * FROM s`.execute(db)
+  const updated = r.rows[0]
+  if (updated) deps.metrics.settlements.inc({ state })
+  return updated
 }
 
 /**
