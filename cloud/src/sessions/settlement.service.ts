@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { sql } from 'kysely'
+import { sql, type Updateable } from 'kysely'
 import {
   amountForVolume,
   type Currency,
@@ -16,11 +16,11 @@ import { findPaymentMethod } from '../accounts/account.repository.ts'
 import type { Caller } from '../auth/caller.ts'
 import { findStationKey } from '../auth/auth.repository.ts'
 import { importPublicKeyCached } from '../auth/auth.service.ts'
-import type { Db } from '../db/database.ts'
+import type { Db, SessionTable } from '../db/database.ts'
 import type { CloudDeps } from '../deps.ts'
 import { refuse } from '../errors/errors.ts'
 import { capturePostings, entryCtes, lateCapturePostings, postEntry, releasePostings } from '../ledger/ledger.repository.ts'
-import { appendOutbox, outboxCte } from '../outbox/outbox.repository.ts'
+import { appendOutbox, type OutboxEventInput, outboxCte } from '../outbox/outbox.repository.ts'
 import { findStation } from '../stations/station.repository.ts'
 import { findSession, findSessionForCaller, lockSession, type SessionRow, updateSession, updateSessionReturning } from './session.repository.ts'
 import { toReceipt, toSessionView } from './session.view.ts'
@@ -89,37 +89,88 @@ export async function reportSale(
 }
 
 /**
- * Step 1 for a sale, under the session's row lock: records the sale and the
- * decided settlement, or joins an identical earlier report. Answers
- * 'finish-void-first' (changing nothing) when a void is decided but not yet
- * carried out and the sale has volume.
+ * Step 1 for a sale: records the sale and the decided settlement, or joins
+ * an identical earlier report. Answers 'finish-void-first' (changing
+ * nothing) when a void is decided but not yet carried out and the sale has
+ * volume.
+ *
+ * Optimistic first: the row is read without a lock, the decision made from
+ * it, and written in one statement only if every field the decision read
+ * is unchanged (two round trips instead of a five-statement transaction).
+ * If the row changed in between (telemetry moved the session on, a
+ * duplicate report won), the same decision is made again under the row lock.
  */
-function decideSale(
+async function decideSale(
   deps: CloudDeps,
   caller: Extract<Caller, { role: 'station' }>,
   sale: SaleRecord,
   voidFirst: boolean,
 ): Promise<SessionRow | 'finish-void-first'> {
-  return deps.db.transaction().execute(async (tx): Promise<SessionRow | 'finish-void-first'> => {
-    const row = await lockSession(tx, sale.sessionId)
-    if (!row || row.station_id !== caller.id) throw refuse('SESSION_NOT_FOUND')
-    if (voidFirst && sale.volumeMilli > 0 && !row.sale && row.settle_action === 'void' && !row.settled_at) return 'finish-void-first'
-    const mismatch = saleMismatch(row, sale)
-    if (mismatch) throw refuse(mismatch.code, mismatch.message)
-    const amount = sale.volumeMilli === 0 ? 0 : Math.min(sale.amountMinor, Number(row.hold_amount_minor))
-    if (!row.sale && sale.volumeMilli === 0 && (row.settle_action === 'void' || row.state === 'voided' || row.state === 'expired')) {
-      // A zero sale for a session already being voided (cancelled, expired): acknowledge, record it.
-      await updateSession(tx, row.id, { sale: JSON.stringify(sale) })
-      return row
-    }
-    if (row.sale) {
-      // The same sale again (a store-and-forward retry): join the first report.
-      if (!sameSale(row.sale as unknown as SaleRecord, sale)) throw refuse('SALE_MISMATCH', 'session already has another sale')
-      return row
-    }
-    if (sale.volumeMilli > 0 && voidedHold(row)) {
-      if (!row.settled_at) throw refuse('UNAVAILABLE', 'the session is being voided; retry the sale')
-      const updated = await updateSessionReturning(tx, row.id, {
+  const seen = await findSession(deps.db, sale.sessionId)
+  const first = await applySaleDecision(deps, deps.db, seen, caller, sale, voidFirst)
+  if (first !== 'changed') return first
+  return deps.db.transaction().execute(async (tx) => {
+    const locked = await lockSession(tx, sale.sessionId)
+    const r = await applySaleDecision(deps, tx, locked, caller, sale, voidFirst)
+    if (r === 'changed') throw new Error(`session ${sale.sessionId} changed under its row lock`)
+    return r
+  })
+}
+
+async function applySaleDecision(
+  deps: CloudDeps,
+  db: Db,
+  row: SessionRow | undefined,
+  caller: Extract<Caller, { role: 'station' }>,
+  sale: SaleRecord,
+  voidFirst: boolean,
+): Promise<SessionRow | 'finish-void-first' | 'changed'> {
+  if (!row || row.station_id !== caller.id) throw refuse('SESSION_NOT_FOUND')
+  const d = saleDecision(row, sale, voidFirst)
+  if (d.kind === 'finish-void-first') return d.kind
+  if (d.kind === 'join') return row
+  const written = await writeIfUnchanged(db, row, d.patch, d.event)
+  if (!written) return 'changed'
+  if (d.patch.settle_action === 'late_capture') {
+    deps.log.warn({ sessionId: row.id, was: row.state, amountMinor: d.patch.settle_amount_minor }, 'sale arrived after its hold was voided; capturing late')
+  }
+  return written
+}
+
+type SaleDecision =
+  | { kind: 'finish-void-first' }
+  /** Nothing to write: the same sale was reported before. */
+  | { kind: 'join' }
+  | { kind: 'write'; patch: Updateable<SessionTable>; event?: OutboxEventInput }
+
+/** What a verified sale does to its session, from the session's row alone. Throws the refusals. */
+function saleDecision(row: SessionRow, sale: SaleRecord, voidFirst: boolean): SaleDecision {
+  if (voidFirst && sale.volumeMilli > 0 && !row.sale && row.settle_action === 'void' && !row.settled_at) return { kind: 'finish-void-first' }
+  const mismatch = saleMismatch(row, sale)
+  if (mismatch) throw refuse(mismatch.code, mismatch.message)
+  const amount = sale.volumeMilli === 0 ? 0 : Math.min(sale.amountMinor, Number(row.hold_amount_minor))
+  if (!row.sale && sale.volumeMilli === 0 && (row.settle_action === 'void' || row.state === 'voided' || row.state === 'expired')) {
+    // A zero sale for a session already being voided (cancelled, expired): acknowledge, record it.
+    return { kind: 'write', patch: { sale: JSON.stringify(sale) } }
+  }
+  if (row.sale) {
+    // The same sale again (a store-and-forward retry): join the first report.
+    if (!sameSale(row.sale as unknown as SaleRecord, sale)) throw refuse('SALE_MISMATCH', 'session already has another sale')
+    return { kind: 'join' }
+  }
+  const saleEvent = (extra: Record<string, unknown>): OutboxEventInput => ({
+    kind: 'session.sale',
+    aggregateId: row.id,
+    operatorId: row.operator_id,
+    stationId: row.station_id,
+    accountId: row.account_id,
+    payload: { sessionId: row.id, pump: row.pump, outcome: sale.outcome, volumeMilli: sale.volumeMilli, amountMinor: sale.amountMinor, seq: sale.seq, ...extra },
+  })
+  if (sale.volumeMilli > 0 && voidedHold(row)) {
+    if (!row.settled_at) throw refuse('UNAVAILABLE', 'the session is being voided; retry the sale')
+    return {
+      kind: 'write',
+      patch: {
         sale: JSON.stringify(sale),
         state: 'completed',
         settle_action: 'late_capture',
@@ -127,38 +178,50 @@ function decideSale(
         settled_at: null,
         reason_code: null,
         reason_message: `late sale after the hold was ${row.state}: ${row.reason_message ?? row.reason_code ?? 'voided'}`.slice(0, 300),
-      })
-      await appendOutbox(tx, {
-        kind: 'session.sale',
-        aggregateId: row.id,
-        operatorId: row.operator_id,
-        stationId: row.station_id,
-        accountId: row.account_id,
-        payload: { sessionId: row.id, pump: row.pump, outcome: sale.outcome, volumeMilli: sale.volumeMilli, amountMinor: sale.amountMinor, seq: sale.seq, lateCapture: true },
-      })
-      deps.log.warn({ sessionId: row.id, was: row.state, amountMinor: amount }, 'sale arrived after its hold was voided; capturing late')
-      return updated
+      },
+      event: saleEvent({ lateCapture: true }),
     }
-    if (row.settle_action || !OPEN_STATES.includes(row.state)) {
-      throw refuse('SESSION_STATE_CONFLICT', `session is ${row.state}`)
-    }
-    const updated = await updateSessionReturning(tx, row.id, {
+  }
+  if (row.settle_action || !OPEN_STATES.includes(row.state)) {
+    throw refuse('SESSION_STATE_CONFLICT', `session is ${row.state}`)
+  }
+  return {
+    kind: 'write',
+    patch: {
       sale: JSON.stringify(sale),
       state: sale.volumeMilli > 0 ? 'completed' : row.state,
       settle_action: amount > 0 ? 'capture' : 'void',
       settle_amount_minor: amount,
       ...saleReason(sale),
-    })
-    await appendOutbox(tx, {
-      kind: 'session.sale',
-      aggregateId: row.id,
-      operatorId: row.operator_id,
-      stationId: row.station_id,
-      accountId: row.account_id,
-      payload: { sessionId: row.id, pump: row.pump, outcome: sale.outcome, volumeMilli: sale.volumeMilli, amountMinor: sale.amountMinor, seq: sale.seq },
-    })
-    return updated
-  })
+    },
+    event: saleEvent({}),
+  }
+}
+
+/**
+ * Writes a sale decision (and its outbox event) in one statement, only if
+ * the session still has no sale and every field saleDecision read is as in
+ * `row`. Undefined when it changed.
+ */
+async function writeIfUnchanged(db: Db, row: SessionRow, patch: Updateable<SessionTable>, event: OutboxEventInput | undefined): Promise<SessionRow | undefined> {
+  const update = db
+    .updateTable('sessions')
+    .set({ ...patch, updated_at: sql`now()` as unknown as Date })
+    .where('id', '=', row.id)
+    .where('sale', 'is', null)
+    .where('state', '=', row.state)
+    .where(sql<boolean>`settle_action IS NOT DISTINCT FROM ${row.settle_action}::text`)
+    .where(sql<boolean>`(settled_at IS NULL) = ${row.settled_at === null}::boolean`)
+    .where(sql<boolean>`hold_amount_minor IS NOT DISTINCT FROM ${row.hold_amount_minor}::bigint`)
+    .where(sql<boolean>`captured_minor IS NOT DISTINCT FROM ${row.captured_minor}::bigint`)
+    .where(sql<boolean>`processor_auth_id IS NOT DISTINCT FROM ${row.processor_auth_id}::text`)
+    .where(sql<boolean>`reason_code IS NOT DISTINCT FROM ${row.reason_code}::text`)
+    .where(sql<boolean>`reason_message IS NOT DISTINCT FROM ${row.reason_message}::text`)
+    .returningAll()
+  const r = await sql<SessionRow>`
+    WITH s AS (${update})${event ? sql`, ${outboxCte('event', 's', event)}` : sql``}
+    SELECT * FROM s`.execute(db)
+  return r.rows[0]
 }
 
 /** A hold that was placed and then voided (expired or cancelled) with nothing captured: a late sale may still be charged. */
