@@ -27,8 +27,8 @@ import type { FuelingRequest, FuelingStart, SimCar } from './sim-car.ts'
  * sees the pump's replies arrive (the same instant the agent gets them).
  * The duplicate scenario makes that wrapper deliver the authorize twice.
  *
- * Per car the agent, its cloud client and (once used) one MQTT connection
- * are kept; the parsers, catalogues and the signing key are shared.
+ * Per car the agent, its cloud client and (once used, or made ahead of
+ * time by `connect()`) one MQTT connection are kept; the parsers, catalogues and the signing key are shared.
  *
  * @example const factory = createAgentCarFactory(); const car = factory({ plan, target, world, timeScale, log })
  */
@@ -139,15 +139,8 @@ export function createAgentCar(opts: {
     })
   }
 
-  let preconnected: MqttLike | undefined
   const mqtt: MqttConnector = {
     async connect(url, o) {
-      // The fleet connected this car ahead of time: the agent takes over that connection.
-      if (preconnected) {
-        const p = preconnected
-        preconnected = undefined
-        return p
-      }
       const client = await connectMqtt(opts.brokerUrl ?? url, {
         clientId: o.clientId,
         username: o.username,
@@ -203,16 +196,9 @@ export function createAgentCar(opts: {
   return {
     plan,
     async connect() {
-      // Connect the way the agent does (credentials, then the broker), ahead of the first session.
-      if (raw) return
-      const creds = await cloud.mqttCredentials(`sim-${plan.id}-${Date.now()}`)
-      if (!creds.ok) throw new Error(`mqtt credentials: ${creds.reason.code}`)
-      preconnected = await mqtt.connect(creds.value.brokerUrl, {
-        clientId: creds.value.clientId,
-        username: creds.value.username,
-        password: creds.value.password,
-        connectTimeoutMs: 20_000,
-      })
+      // Online ahead of the first session, through the agent itself: it keeps
+      // the link, so its first hold makes no credentials request of its own.
+      await agent.connect()
     },
     async startFueling(req: FuelingRequest): Promise<FuelingStart> {
       await ready()
@@ -297,11 +283,10 @@ export function createAgentCar(opts: {
       waiters.clear()
       void sessionAt
       await agent.close()
-      // A connection made ahead of time that the agent never took over is ours
-      // to end; left open, MQTT.js would reconnect to a stopped broker forever.
+      // Should the agent's close not have ended it, the connection is still
+      // ours to end; left open, MQTT.js would reconnect to a stopped broker forever.
       const c = raw
       raw = undefined
-      preconnected = undefined
       if (c && !c.disconnected)
         await Promise.race([c.endAsync(true), new Promise((r) => setTimeout(r, 2000))]).catch(
           () => {},

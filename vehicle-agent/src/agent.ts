@@ -128,6 +128,14 @@ export interface RunOptions {
  *   await agent.close()
  */
 export interface VehicleAgent {
+  /**
+   * Brings the pump link (broker credentials, connection, inbox subscription)
+   * up ahead of the first session: a connected car is online before the
+   * driver speaks, so the hold then does not share its moment with a
+   * credentials request and a broker connect. Without it the link is made
+   * when the first hold is requested. A failure rejects; the next need retries.
+   */
+  connect(): Promise<void>
   hear(text: string): Promise<Turn>
   hearAudio(audio: AudioInput): Promise<Turn>
   runUtterance(text: string, opts?: RunOptions): Promise<Outcome & { replies: Reply[] }>
@@ -420,6 +428,10 @@ export function createVehicleAgent(opts: VehicleAgentOptions): VehicleAgent {
   }
 
   return {
+    async connect() {
+      if (closed) throw new Error('agent is closed')
+      await ensureLink()
+    },
     hear,
     async hearAudio(audio) {
       const recognizer = opts.speech?.recognizer

@@ -107,3 +107,24 @@ t.test('a forged sale record is not accepted as paid', async (t) => {
   t.equal(out.paid, false)
   t.equal(out.code, 'SALE_MISMATCH')
 })
+
+t.test('connect() brings the pump link up before the driver speaks; the hold then needs no credentials', async (t) => {
+  const { cloud, station, agent } = setup()
+  t.teardown(() => agent.close())
+  await agent.connect()
+  t.equal(station.clients.length, 1, 'connected')
+  t.same(station.clients[0]?.subs, ['fuelpay/v1/st/+/pump/+/res/car7'], 'inbox subscribed')
+  const credentialsBefore = cloud.calls.filter((c) => c.method === 'mqttCredentials').length
+  t.equal(credentialsBefore, 1)
+  await agent.connect()
+  const out = await agent.runUtterance('pay for pump 2', { answers: ['yes'] })
+  t.equal(out.paid, true, `${out.code} ${out.message}`)
+  t.equal(cloud.calls.filter((c) => c.method === 'mqttCredentials').length, 1, 'no second credentials request')
+  t.equal(station.clients.length, 1, 'no second connection')
+})
+
+t.test('connect() on a closed agent rejects', async (t) => {
+  const { agent } = setup()
+  await agent.close()
+  await t.rejects(agent.connect(), /closed/)
+})
