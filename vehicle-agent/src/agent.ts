@@ -2,10 +2,14 @@ import { randomBytes } from 'node:crypto'
 import {
   fail,
   keyRingFromJwks,
+  ok,
+  type Position,
   reason,
   type Reason,
   type ReasonCode,
+  type Result,
   type SaleRecord,
+  type StationSummary,
   verifySaleRecord,
 } from '@fuelpay/proto'
 import type { Logger } from 'pino'
@@ -24,6 +28,7 @@ import {
 import { parseUtterance, type ParsedUtterance } from './intent/intent.parser.ts'
 import type { Lang } from './intent/numbers.ts'
 import { type LocationSource, resolveWhereabouts } from './location/location.ts'
+import { createStationsCache, STATION_LIST_REASONS, type StationsCache } from './location/stations.cache.ts'
 import { type MqttConnector, openPumpLink, type PumpLink, type PumpReply } from './session/pump.link.ts'
 import type { AudioInput, SpeechToText } from './speech/speech.ts'
 
@@ -88,6 +93,11 @@ export interface VehicleAgentConfig {
   authorizeRepublishMs?: number
   /** Bound for reading position and beacons. */
   locateTimeoutMs?: number
+  /**
+   * Reuse a stations-near lookup made within maxDistanceM (default 100) of the
+   * car and younger than maxAgeMs (default 60 000); false asks the cloud every time.
+   */
+  stationsCache?: { maxAgeMs?: number; maxDistanceM?: number } | false
 }
 
 export interface VehicleAgentOptions {
@@ -154,6 +164,8 @@ export function createVehicleAgent(opts: VehicleAgentOptions): VehicleAgent {
   const keys = opts.keys ?? memoryKeyStore()
   const speaker = opts.speech?.speaker
   const vehicleId = config.vehicleId
+  const nearby: StationsCache | undefined =
+    config.stationsCache === false ? undefined : createStationsCache({ now: () => clock.now(), ...config.stationsCache })
   let state = initialState({ lang: config.lang ?? 'en', limits: config.limits })
   const transcript: Reply[] = []
   const timers = new Map<TimerName, unknown>()
@@ -228,6 +240,7 @@ export function createVehicleAgent(opts: VehicleAgentOptions): VehicleAgent {
           const res = await cloud.requestFuelAuthorization(fx.request, key)
           await keys.done('fuel-authorization', key)
           if (res.ok) return { type: 'hold-granted', hold: res.value }
+          if (STATION_LIST_REASONS.has(res.reason.code)) nearby?.clear()
           return { type: 'hold-declined', reason: res.reason }
         })
       case 'authorize-pump':
@@ -307,21 +320,36 @@ export function createVehicleAgent(opts: VehicleAgentOptions): VehicleAgent {
 
   async function locate(): Promise<DialogueEvent> {
     const ms = config.locateTimeoutMs ?? 5000
-    const [position, beacons] = await Promise.all([
-      withTimeout(location.position().catch(() => undefined), ms, undefined),
-      withTimeout(location.beacons().catch(() => []), ms, []),
-    ])
+    // The station list needs only the position: it is looked up while the
+    // beacon scan (seconds with real BLE) is still listening.
+    const scanning = withTimeout(location.beacons().catch(() => []), ms, [])
+    const position = await withTimeout(location.position().catch(() => undefined), ms, undefined)
     if (!position) return { type: 'located', reason: reason('OUTSIDE_GEOFENCE', 'the car does not know its position') }
-    const near = await cloud.stationsNear(position)
+    const cached = nearby?.get(position)
+    const [near, beacons] = await Promise.all([cached ? ok(cached) : stationsAt(position), scanning])
     if (!near.ok) return { type: 'located', reason: near.reason }
-    const w = resolveWhereabouts({ position, stations: near.value, beacons })
-    log.debug({ station: w.station?.id, beaconPump: w.beaconPump, beacons: beacons.length }, 'located')
+    let w = resolveWhereabouts({ position, stations: near.value, beacons })
+    const known = new Set(near.value.map((st) => st.beaconMajor))
+    if (cached && (!w.station || beacons.some((bc) => !known.has(bc.major)))) {
+      // A list from up to maxDistanceM away may lack the station the car has
+      // just reached (no station, or a beacon it does not know): ask the cloud.
+      const fresh = await stationsAt(position)
+      if (!fresh.ok) return { type: 'located', reason: fresh.reason }
+      w = resolveWhereabouts({ position, stations: fresh.value, beacons })
+    }
+    log.debug({ station: w.station?.id, beaconPump: w.beaconPump, beacons: beacons.length, cached: cached !== undefined }, 'located')
     return {
       type: 'located',
       ...(w.station ? { station: w.station } : {}),
       ...(w.beaconPump !== undefined ? { beaconPump: w.beaconPump } : {}),
       ...(w.reason ? { reason: w.reason } : {}),
     }
+  }
+
+  async function stationsAt(position: Position): Promise<Result<StationSummary[]>> {
+    const near = await cloud.stationsNear(position)
+    if (near.ok) nearby?.put(position, near.value)
+    return near
   }
 
   function ensureLink(): Promise<PumpLink> {

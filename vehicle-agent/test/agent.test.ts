@@ -1,8 +1,9 @@
 import { silentLogger } from '@fuelpay/platform'
 import t from 'tap'
-import { createVehicleAgent, memoryKeyStore } from '../src/agent.ts'
-import { staticLocation } from '../src/location/location.ts'
-import { fakeCloud, fakeStation, STATION } from './helpers/fakes.ts'
+import type { Position, StationSummary } from '@fuelpay/proto'
+import { type Clock, createVehicleAgent, memoryKeyStore, realClock, type VehicleAgentConfig } from '../src/agent.ts'
+import { type BeaconSighting, staticLocation } from '../src/location/location.ts'
+import { fakeCloud, fakeStation, OTHER_STATION, STATION } from './helpers/fakes.ts'
 
 const here = { lat: STATION.lat, lon: STATION.lon }
 
@@ -106,6 +107,161 @@ t.test('a forged sale record is not accepted as paid', async (t) => {
   const out = await agent.runUtterance('pay for pump 2', { answers: ['yes'] })
   t.equal(out.paid, false)
   t.equal(out.code, 'SALE_MISMATCH')
+})
+
+/** An agent whose position, beacons and clock the test moves; the cloud's station list can change under it. */
+function movable(config: Partial<VehicleAgentConfig> = {}, stations: StationSummary[] = [STATION], cloudOpts: Parameters<typeof fakeCloud>[0] = {}) {
+  const cloud = fakeCloud({ ...cloudOpts, stations })
+  const station = fakeStation(cloud)
+  let position: Position | undefined = { ...here }
+  let beacons: BeaconSighting[] = []
+  let offsetMs = 0
+  // Real timers, a clock whose "now" the test can move forward.
+  const clock: Clock = { ...realClock, now: () => Date.now() + offsetMs }
+  const agent = createVehicleAgent({
+    log: silentLogger(),
+    config: { vehicleId: 'car7', limits: { pumpReplyTimeoutMs: 300, answerTimeoutMs: 2000 }, receiptRetryMs: 5, ...config },
+    cloud: cloud.client,
+    mqtt: station.connector,
+    location: { position: async () => position, beacons: async () => beacons },
+    clock,
+  })
+  return {
+    cloud,
+    station,
+    agent,
+    moveTo: (p: Position | undefined) => {
+      position = p
+    },
+    hear: (b: BeaconSighting[]) => {
+      beacons = b
+    },
+    age: (ms: number) => {
+      offsetMs += ms
+    },
+    nearCalls: () => cloud.calls.filter((c) => c.method === 'stationsNear').length,
+  }
+}
+
+// ~111 m per 0.001 degree of latitude; the station's geofence is 150 m.
+const north = (m: number) => ({ lat: here.lat + m / 111_195, lon: here.lon })
+
+t.test('a second request at the same forecourt reuses the station lookup', async (t) => {
+  const m = movable()
+  t.teardown(() => m.agent.close())
+  const first = await m.agent.runUtterance('pay for pump 2', { answers: ['no'] })
+  t.equal(first.code, 'CANCELLED')
+  m.moveTo(north(40))
+  const second = await m.agent.runUtterance('pay for pump 1', { answers: ['no'] })
+  t.equal(second.code, 'CANCELLED', `second ${second.code} ${second.message}`)
+  t.equal(m.nearCalls(), 1, 'one stations-near lookup for two holds')
+  const holds = m.cloud.calls.filter((c) => c.method === 'requestFuelAuthorization').map((c) => (c.args[0] as { stationId: string; pump: number }))
+  t.same(holds.map((h) => [h.stationId, h.pump]), [[STATION.id, 2], [STATION.id, 1]])
+})
+
+t.test('the lookup is made again once the car moved more than 100 m', async (t) => {
+  const m = movable()
+  t.teardown(() => m.agent.close())
+  await m.agent.runUtterance('pay for pump 2', { answers: ['no'] })
+  m.moveTo(north(120))
+  const second = await m.agent.runUtterance('pay for pump 2', { answers: ['no'] })
+  t.equal(second.code, 'CANCELLED', 'still inside the 150 m geofence')
+  t.equal(m.nearCalls(), 2)
+  t.same(m.cloud.calls.filter((c) => c.method === 'stationsNear')[1]?.args[0], north(120), 'asked for where the car is now')
+})
+
+t.test('the lookup is made again once it is older than 60 s', async (t) => {
+  const m = movable()
+  t.teardown(() => m.agent.close())
+  await m.agent.runUtterance('pay for pump 2', { answers: ['no'] })
+  m.age(59_000)
+  await m.agent.runUtterance('pay for pump 2', { answers: ['no'] })
+  t.equal(m.nearCalls(), 1, 'reused at 59 s')
+  m.age(2_000)
+  await m.agent.runUtterance('pay for pump 2', { answers: ['no'] })
+  t.equal(m.nearCalls(), 2, 'asked again at 61 s')
+})
+
+t.test('a reused list without a station for where the car is: the cloud is asked before saying no', async (t) => {
+  const stations = [OTHER_STATION]
+  const m = movable({}, stations)
+  t.teardown(() => m.agent.close())
+  const first = await m.agent.runUtterance('pay for pump 2', { answers: ['no'] })
+  t.equal(first.code, 'OUTSIDE_GEOFENCE', 'no station in Berlin yet')
+  stations.push(STATION)
+  const second = await m.agent.runUtterance('pay for pump 2', { answers: ['no'] })
+  t.equal(second.code, 'CANCELLED', `found the new station: ${second.code} ${second.message}`)
+  t.equal(m.nearCalls(), 2)
+})
+
+t.test('a reused list that does not know a beacon the car hears is looked up again', async (t) => {
+  const annex: StationSummary = { ...STATION, id: 'st-berlin-2', name: 'Fuelpay Berlin Annex', beaconMajor: 4343 }
+  const stations = [STATION]
+  const m = movable({}, stations)
+  t.teardown(() => m.agent.close())
+  await m.agent.runUtterance('pay for pump 2', { answers: ['no'] })
+  stations.push(annex)
+  m.hear([{ major: 4343, minor: 2, txPower: -59, rssi: -60 }])
+  const second = await m.agent.runUtterance('pay for pump 2', { answers: ['no'] })
+  t.equal(second.code, 'CANCELLED')
+  t.equal(m.nearCalls(), 2)
+  const lastHold = m.cloud.calls.filter((c) => c.method === 'requestFuelAuthorization').at(-1)?.args[0] as { stationId: string }
+  t.equal(lastHold.stationId, annex.id, 'the beacon\'s station, known only from the fresh list')
+})
+
+t.test('a hold refused for a reason a stale list can cause empties the cache', async (t) => {
+  const m = movable({}, [STATION], { decline: { code: 'PUMP_OUT_OF_SERVICE', number: 502, message: 'pump is out of service' } })
+  t.teardown(() => m.agent.close())
+  t.equal((await m.agent.runUtterance('pay for pump 2')).code, 'PUMP_OUT_OF_SERVICE')
+  t.equal((await m.agent.runUtterance('pay for pump 2')).code, 'PUMP_OUT_OF_SERVICE')
+  t.equal(m.nearCalls(), 2)
+})
+
+t.test('a payment refusal keeps the cache', async (t) => {
+  const m = movable({}, [STATION], { decline: { code: 'INSUFFICIENT_FUNDS', number: 400, message: 'declined: insufficient funds' } })
+  t.teardown(() => m.agent.close())
+  await m.agent.runUtterance('pay for pump 2')
+  await m.agent.runUtterance('pay for pump 2')
+  t.equal(m.nearCalls(), 1)
+})
+
+t.test('stationsCache: false asks the cloud every time', async (t) => {
+  const m = movable({ stationsCache: false })
+  t.teardown(() => m.agent.close())
+  await m.agent.runUtterance('pay for pump 2', { answers: ['no'] })
+  await m.agent.runUtterance('pay for pump 2', { answers: ['no'] })
+  t.equal(m.nearCalls(), 2)
+})
+
+t.test('the station lookup does not wait for the beacon scan', async (t) => {
+  const cloud = fakeCloud()
+  const station = fakeStation(cloud)
+  let scanDone: (b: BeaconSighting[]) => void = () => {}
+  const scanning = new Promise<BeaconSighting[]>((r) => {
+    scanDone = r
+  })
+  let lookedUpDuringScan = false
+  const agent = createVehicleAgent({
+    log: silentLogger(),
+    config: { vehicleId: 'car7' },
+    cloud: {
+      ...cloud.client,
+      stationsNear: (p) => {
+        lookedUpDuringScan = true
+        // The scan ends only once the lookup has been made.
+        setImmediate(() => scanDone([{ major: STATION.beaconMajor as number, minor: 3, txPower: -59, rssi: -60 }]))
+        return cloud.client.stationsNear(p)
+      },
+    },
+    mqtt: station.connector,
+    location: { position: async () => ({ ...here }), beacons: () => scanning },
+  })
+  t.teardown(() => agent.close())
+  const turn = await agent.hear('pay for fuel')
+  t.ok(lookedUpDuringScan)
+  t.equal(turn.phase, 'confirming', 'the pump came from the beacon heard after the lookup')
+  const hold = cloud.calls.find((c) => c.method === 'requestFuelAuthorization')?.args[0] as { pump: number }
+  t.equal(hold.pump, 3)
 })
 
 t.test('connect() brings the pump link up before the driver speaks; the hold then needs no credentials', async (t) => {
