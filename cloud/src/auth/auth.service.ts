@@ -76,16 +76,25 @@ async function authenticateAssertion(deps: AuthDeps, token: string): Promise<{ c
   // a verified assertion needs no second read.
   let vehicle: { account_id: string; fleet_id: string | null } | undefined
   let station: { operator_id: string } | undefined
+  let used: { kid: string; key: PublicKey } | undefined
   const v = await verifyClientAssertion(token, {
     nowMs: deps.nowMs(),
     keysFor: async (subject, kid) => {
-      const row =
-        subject.role === 'vehicle'
-          ? (vehicle = await findVehicleKey(deps.db, subject.id, kid))
-          : (station = await findStationKeyWithOwner(deps.db, subject.id, kid))
+      let row: { public_jwk: unknown; revoked_at: Date | null } | undefined
+      if (subject.role === 'vehicle') {
+        const found = await findVehicleKey(deps.db, subject.id, kid)
+        vehicle = found
+        row = found
+      } else {
+        const found = await findStationKeyWithOwner(deps.db, subject.id, kid)
+        station = found
+        row = found
+      }
       if (!row) return undefined
       if (row.revoked_at) return 'revoked'
-      return importPublicKeyCached(row.public_jwk)
+      const key = await importPublicKeyCached(row.public_jwk)
+      if (key) used = { kid, key }
+      return key
     },
   })
   if (!v.ok) throw refuse(v.reason.code, v.reason.message)
@@ -97,7 +106,7 @@ async function authenticateAssertion(deps: AuthDeps, token: string): Promise<{ c
     return { caller: { role, id, accountId: vehicle.account_id, fleetId: vehicle.fleet_id }, use }
   }
   if (!station) throw refuse('UNAUTHENTICATED')
-  return { caller: { role, id, operatorId: station.operator_id }, use }
+  return { caller: { role, id, operatorId: station.operator_id, ...(used ? { verifiedKey: used } : {}) }, use }
 }
 
 const importedKeys = new Map<string, PublicKey>()

@@ -1,3 +1,5 @@
+import type { PublicKey } from '@fuelpay/proto'
+
 /**
  * Who is calling, as authentication established it. Every read and write is
  * scoped by this: a vehicle sees its account's sessions, a station its own,
@@ -9,7 +11,13 @@ export type Caller =
   | { role: 'admin'; id: 'admin' }
   | { role: 'operator'; id: string }
   | { role: 'vehicle'; id: string; accountId: string; fleetId: string | null }
-  | { role: 'station'; id: string; operatorId: string }
+  | {
+      role: 'station'
+      id: string
+      operatorId: string
+      /** The key the station's assertion was verified with in this request (read and checked unrevoked just now). */
+      verifiedKey?: { kid: string; key: PublicKey }
+    }
 
 export type Role = Caller['role']
 

@@ -40,8 +40,8 @@ export function createSimProcessor(opts: {
     await delay()
     const injected = faults.fail?.('authorize')
     if (injected) return fail(injected)
-    // Both reads together; neither locks (the credit is re-read under the card's lock below).
-    const [prior, card] = await Promise.all([findAuthorization(db, input.idempotencyKey), findSimCardRow(db, input.cardToken)])
+    // Both reads in one statement; neither locks (the credit is re-read under the card's lock below).
+    const { prior, card } = await findPriorAndCard(db, input.idempotencyKey, input.cardToken)
     if (prior) return priorAnswer(prior)
     const decline = decide(card, input, now())
     const id = `sa_${randomBytes(10).toString('hex')}`
@@ -119,8 +119,18 @@ export function createSimProcessor(opts: {
     if (injected) return fail(injected)
     return db.transaction().execute(async (trx) => {
       const tx = trx as unknown as Db
-      const auth = await tx.selectFrom('sim_authorizations').selectAll().where('id', '=', authId).forUpdate().executeTakeFirst()
-      const prior = await priorRequest(tx, idempotencyKey)
+      // The authorization, locked, with any stored answer for this key: one round trip.
+      const locked = await sql<AuthRow & { prior_result: Result<unknown> | null }>`
+        SELECT a.*, (SELECT r.result FROM sim_requests r WHERE r.idempotency_key = ${idempotencyKey}::text) AS prior_result
+        FROM sim_authorizations a WHERE a.id = ${authId}::text FOR UPDATE OF a`.execute(tx)
+      let auth: AuthRow | undefined
+      let prior: Result<unknown> | undefined
+      const row = locked.rows[0]
+      if (row) {
+        const { prior_result, ...a } = row
+        auth = a
+        prior = prior_result ?? undefined
+      } else prior = await priorRequest(tx, idempotencyKey)
       if (prior) return prior as Result<T>
       const { result, stored } = await close(tx, auth)
       if (!stored) await storeRequest(tx, idempotencyKey, op, result)
@@ -222,8 +232,18 @@ function findAuthorization(db: Db, idempotencyKey: string) {
   return db.selectFrom('sim_authorizations').selectAll().where('idempotency_key', '=', idempotencyKey).executeTakeFirst()
 }
 
-function findSimCardRow(db: Db, token: string) {
-  return db.selectFrom('sim_cards').selectAll().where('token', '=', token).executeTakeFirst()
+type CardRow = Omit<Selectable<Tables['sim_cards']>, 'created_at'>
+type PriorRow = Pick<Selectable<Tables['sim_authorizations']>, 'id' | 'state' | 'approved_minor' | 'decline_code'>
+
+/** An earlier authorization under this key, and the card, in one round trip. */
+async function findPriorAndCard(db: Db, idempotencyKey: string, token: string): Promise<{ prior: PriorRow | undefined; card: CardRow | undefined }> {
+  const r = await sql<{ prior: PriorRow | null; card: CardRow | null }>`
+    SELECT
+      (SELECT jsonb_build_object('id', a.id, 'state', a.state, 'approved_minor', a.approved_minor, 'decline_code', a.decline_code)
+        FROM sim_authorizations a WHERE a.idempotency_key = ${idempotencyKey}::text) AS prior,
+      (SELECT to_jsonb(c) - 'created_at' FROM sim_cards c WHERE c.token = ${token}::text) AS card`.execute(db)
+  const row = r.rows[0]
+  return { prior: row?.prior ?? undefined, card: row?.card ?? undefined }
 }
 
 function priorAnswer(prior: { id: string; state: string; approved_minor: number; decline_code: string | null }): Result<{ authId: string; approvedMinor: number }> {

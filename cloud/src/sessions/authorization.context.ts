@@ -34,7 +34,7 @@ export async function authorizationContext(
   db: Db,
   q: { stationId: string; pump: number; accountId: string; fleetId: string | null; vehicleId: string; day: Date; month: Date },
 ): Promise<AuthorizationContext> {
-  const since = q.day < q.month ? q.day : q.month
+  const since = new Date(Math.min(q.day.getTime(), q.month.getTime()))
   const r = await sql<{
     station: Row<'stations'> | null
     pump: { pump: number; inService: boolean; grades: { grade: string; unitPriceMilli: number }[] } | null

@@ -21,7 +21,6 @@ import type { CloudDeps } from '../deps.ts'
 import { refuse } from '../errors/errors.ts'
 import { capturePostings, entryCtes, lateCapturePostings, postEntry, releasePostings } from '../ledger/ledger.repository.ts'
 import { appendOutbox, type OutboxEventInput, outboxCte } from '../outbox/outbox.repository.ts'
-import { findStation } from '../stations/station.repository.ts'
 import { findSession, findSessionForCaller, lockSession, type SessionRow, updateSession, updateSessionReturning } from './session.repository.ts'
 import { toReceipt, toSessionView } from './session.view.ts'
 
@@ -63,6 +62,8 @@ export async function reportSale(
   saleJws: string,
 ): Promise<SaleReportResponse> {
   const v = await verifySaleRecord(saleJws, async (kid) => {
+    // Usually the key the request's own assertion was just verified with: no second read.
+    if (caller.verifiedKey?.kid === kid) return caller.verifiedKey.key
     const row = await findStationKey(deps.db, caller.id, kid)
     if (!row) return undefined
     if (row.revoked_at) return 'revoked'
@@ -472,8 +473,14 @@ async function saleResponse(deps: CloudDeps, row: SessionRow): Promise<SaleRepor
   return out
 }
 
+/** A captured session's receipt: the station's name and the card, read in one round trip. */
 export async function receiptFor(db: Db, row: SessionRow): Promise<Receipt> {
-  const [station, pm] = await Promise.all([findStation(db, row.station_id), findPaymentMethod(db, row.payment_method_id)])
+  const r = await sql<{ station: { name: string } | null; pm: { id: string; brand: string; last4: string; name: string | null } | null }>`
+    SELECT
+      (SELECT jsonb_build_object('name', s.name) FROM stations s WHERE s.id = ${row.station_id}::text) AS station,
+      (SELECT jsonb_build_object('id', m.id, 'brand', m.brand, 'last4', m.last4, 'name', m.name)
+        FROM payment_methods m WHERE m.id = ${row.payment_method_id}::text) AS pm`.execute(db)
+  const { station, pm } = r.rows[0] ?? { station: null, pm: null }
   if (!station || !pm) throw refuse('INTERNAL', 'session refers to missing rows')
   return toReceipt(row, station, pm)
 }
