@@ -855,6 +855,8 @@ export function createPumpController(opts: PumpControllerOptions): PumpControlle
       })
       link.onConnect(() => {
         log.info('mqtt reconnected')
+        // The network is back: queued sales go now, not when their backoff (up to a minute) ends.
+        forwarder.wake()
         void enqueue(onConnected)
       })
       await enqueue(onConnected)

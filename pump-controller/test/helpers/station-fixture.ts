@@ -287,6 +287,8 @@ export async function startStation(opts: {
   journalDb?: { url?: string; dataDir?: string }
   wrapJournal?: (j: Journal) => Journal
   mqttCredentials?: { username: string; password: string }
+  /** The sale forwarder's backoff (default: fast, 50-200 ms). */
+  retry?: { baseDelayMs: number; maxDelayMs: number }
 }) {
   const stationKey = await generateSigningKey(`${opts.stationId}-k1`)
   const config = testConfig(opts.stationId, opts.config)
@@ -329,7 +331,7 @@ export async function startStation(opts: {
     journal,
     cloud,
     stationKey,
-    retry: { baseDelayMs: 50, maxDelayMs: 200 },
+    retry: opts.retry ?? { baseDelayMs: 50, maxDelayMs: 200 },
   })
   await controller.start()
   return {
