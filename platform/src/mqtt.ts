@@ -57,3 +57,25 @@ export function setNoDelayOnEveryStream(client: MqttClient): void {
   // The CONNECT packet itself goes out before 'connect'; catch the socket as early as possible.
   client.on('packetsend', apply)
 }
+
+/**
+ * Subscribes and waits for the broker's SUBACK, at most `timeoutMs` (a
+ * broker that never answers must not hang a start or a reconnect). Rejects
+ * when the broker refuses any filter (granted QoS 128).
+ *
+ * @example await subscribeWithin(client, ['fuelpay/v1/st/st1/#'], { timeoutMs: 10_000 })
+ */
+export function subscribeWithin(client: MqttClient, filters: string[], opts: { qos?: 0 | 1 | 2; timeoutMs?: number } = {}): Promise<void> {
+  const timeoutMs = opts.timeoutMs ?? 10_000
+  return new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no SUBACK within ${timeoutMs} ms for ${filters.join(', ')}`)), timeoutMs)
+    client.subscribe(filters, { qos: opts.qos ?? 1 }, (err, granted) => {
+      clearTimeout(timer)
+      // MQTT.js reports a refused filter (granted 0x80) as an error of its own.
+      if (err) return reject(new Error(`subscribe ${filters.join(', ')} failed: ${err.message}`))
+      const refused = (granted ?? []).filter((g) => g.qos === 128)
+      if (refused.length > 0) return reject(new Error(`subscription refused: ${refused.map((g) => g.topic).join(', ')}`))
+      resolve()
+    })
+  })
+}

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { connectMqtt, type Logger } from '@fuelpay/platform'
+import { connectMqtt, type Logger, subscribeWithin } from '@fuelpay/platform'
 import { decode, encode, FuelpayError, type Message, type StationCommand, type Topic, topics } from '@fuelpay/proto'
 import type { MqttClient } from 'mqtt'
 
@@ -57,14 +57,7 @@ export async function createCloudLink(opts: {
     }
     opts.onMessage(d.value.topic, d.value.message).catch((err) => log.error({ err, topic: topicName }, 'MQTT message handler failed'))
   })
-  const subscribe = () =>
-    new Promise<void>((resolve, reject) => {
-      client.subscribe(topics.cloudSubscriptions(), { qos: 1 }, (err, granted) => {
-        if (err) return reject(err)
-        if (granted?.some((g) => g.qos === 128)) return reject(new Error('broker refused a cloud subscription'))
-        resolve()
-      })
-    })
+  const subscribe = () => subscribeWithin(client, topics.cloudSubscriptions(), { qos: 1 })
   await subscribe()
   // clean sessions: subscriptions are made again after each reconnect.
   client.on('connect', () => void subscribe().catch((err) => log.error({ err }, 'cloud resubscribe failed')))

@@ -1,4 +1,4 @@
-import { connectMqtt } from '@fuelpay/platform'
+import { connectMqtt, subscribeWithin } from '@fuelpay/platform'
 import { encode, type StationStatusMessage, topics } from '@fuelpay/proto'
 import type { MqttClient } from 'mqtt'
 import type { Logger } from 'pino'
@@ -34,17 +34,7 @@ export function linkFromClient(client: MqttClient): MqttLink {
       })
     },
     subscribe(filters) {
-      return new Promise((resolve, reject) => {
-        client.subscribe(filters, { qos: 1 }, (err, granted) => {
-          if (err) return reject(err)
-          const refused = (granted ?? []).filter((g) => g.qos === 128)
-          if (refused.length)
-            return reject(
-              new Error(`subscription refused: ${refused.map((g) => g.topic).join(', ')}`),
-            )
-          resolve()
-        })
-      })
+      return subscribeWithin(client, filters, { qos: 1 })
     },
     onMessage(handler) {
       client.on('message', (topic, payload) => handler(topic, payload))
