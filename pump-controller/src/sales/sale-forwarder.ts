@@ -1,3 +1,4 @@
+import type { ReasonCode } from '@fuelpay/proto'
 import type { Logger } from 'pino'
 import type { CloudClient } from '../cloud/cloud-client.ts'
 import type { Journal, StoredSale } from '../journal/journal.repository.ts'
@@ -49,8 +50,9 @@ export interface SaleForwarderOptions {
 export function isRetryable(status: number, body: unknown): boolean {
   if (status >= 500 || status === 408 || status === 425 || status === 429) return true
   const code = (body as { error?: { code?: unknown } } | undefined)?.error?.code
-  if (status === 409) return code === 'IDEMPOTENCY_IN_PROGRESS'
-  if (status === 401) return code === undefined || code === 'UNAUTHENTICATED'
+  // Typed as proto's reason codes, so a renamed code fails the typecheck here.
+  if (status === 409) return code === ('IDEMPOTENCY_IN_PROGRESS' satisfies ReasonCode)
+  if (status === 401) return code === undefined || code === ('UNAUTHENTICATED' satisfies ReasonCode)
   return status < 400
 }
 
