@@ -24,8 +24,6 @@ import { findOperator } from './console.repository.ts'
  */
 export interface ConnectionServices extends CommandServices {
   limits: OutboundLimits
-  /** Makes sure the console's table exists before the first command (console.schema.ts). */
-  ready: () => Promise<void>
   onDropped?: (why: string) => void
 }
 
@@ -100,7 +98,6 @@ export function handleConsoleSocket(socket: WebSocket, remoteAddress: string | u
         direct({ type: 'error', reason: reason('FORBIDDEN', 'the console is for operators') })
         return close(CONSOLE_CLOSE_CODES.FORBIDDEN, 'not an operator')
       }
-      await svc.ready()
       const op = await findOperator(deps.db, caller.id)
       if (state !== 'authenticating' || !op) return
       operatorId = op.id

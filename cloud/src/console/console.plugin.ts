@@ -9,7 +9,6 @@ import { type AlertThresholds, DEFAULT_ALERT_THRESHOLDS } from './console.alerts
 import { handleConsoleSocket } from './console.connection.ts'
 import { type ConsoleHub, createConsoleHub } from './console.hub.ts'
 import { DEFAULT_OUTBOUND_LIMITS, type OutboundLimits } from './console.outbound.ts'
-import { ensureConsoleSchema } from './console.schema.ts'
 
 /**
  * The operators' live console (issue 6) as one fastify plugin:
@@ -64,14 +63,6 @@ export function consolePlugin(opts: ConsolePluginOptions): FastifyPluginAsync {
     })
     opts.onHub?.(hub)
     const limits = { ...DEFAULT_OUTBOUND_LIMITS, ...opts.limits }
-    let schema: Promise<void> | undefined
-    const ready = () => {
-      schema ??= ensureConsoleSchema(deps.db).catch((err) => {
-        schema = undefined
-        throw err
-      })
-      return schema
-    }
     const dropped = { 'queue-full': 0, stalled: 0 }
     app.addHook('onClose', async () => {
       await hub.close()
@@ -85,7 +76,6 @@ export function consolePlugin(opts: ConsolePluginOptions): FastifyPluginAsync {
         deps,
         hub,
         limits,
-        ready,
         commandTimeoutMs: opts.commandTimeoutMs ?? 5000,
         onDropped: (why) => {
           dropped[why as keyof typeof dropped]++

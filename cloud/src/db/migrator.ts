@@ -1,6 +1,7 @@
 import { type Migration, Migrator } from 'kysely/migration'
 import type { Db } from './database.ts'
 import * as initial from './migrations/20251123120000_initial.ts'
+import * as consoleTables from './migrations/20261123120000_console_tables.ts'
 import * as lateCapture from './migrations/20251201120000_late_capture.ts'
 
 /**
@@ -10,6 +11,7 @@ import * as lateCapture from './migrations/20251201120000_late_capture.ts'
 export const MIGRATIONS: Record<string, Migration> = {
   '20251123120000_initial': initial,
   '20251201120000_late_capture': lateCapture,
+  '20261123120000_console_tables': consoleTables,
 }
 
 /** Brings the schema to the latest migration; throws with the failing migration's name. */
