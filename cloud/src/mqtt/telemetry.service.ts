@@ -1,51 +1,45 @@
+import { sql } from 'kysely'
 import type { PumpStateMessage, StationCommandResultMessage, StationStatusMessage } from '@fuelpay/proto'
 import type { CloudDeps } from '../deps.ts'
 import { appendOutbox } from '../outbox/outbox.repository.ts'
 import { findStation } from '../stations/station.repository.ts'
-import { lockSession, updateSession } from '../sessions/session.repository.ts'
 
 /**
  * What the cloud does with station telemetry: keeps the last pump state and
  * station status, moves a session along when its pump took the token or
  * started pumping (and gives its hold the longer lifetime of a session in
- * progress), and writes an outbox event for the console, all in one
- * transaction per message. Telemetry never settles money: only a signed sale
- * does.
+ * progress), and writes an outbox event for the console. Telemetry never
+ * settles money: only a signed sale does.
+ *
+ * A pump state is one statement (every pump sends several per session, so
+ * this is the cloud's most frequent write): nothing is written for an
+ * unknown station; the session moves only if it is this station's and
+ * pump's, undecided, and in a state the pump's news moves on (the update's
+ * own conditions, re-checked under the row lock it takes).
  */
 export async function handlePumpState(deps: CloudDeps, msg: PumpStateMessage): Promise<void> {
-  const station = await findStation(deps.db, msg.stationId)
-  if (!station) return
   const at = new Date(deps.nowMs())
-  await deps.db.transaction().execute(async (tx) => {
-    await tx
-      .insertInto('pump_status')
-      .values({ station_id: msg.stationId, pump: msg.pump, state: msg.state, session_id: msg.sessionId ?? null, payload: JSON.stringify(msg), updated_at: at })
-      .onConflict((oc) =>
-        oc.columns(['station_id', 'pump']).doUpdateSet({ state: msg.state, session_id: msg.sessionId ?? null, payload: JSON.stringify(msg), updated_at: at }),
-      )
-      .execute()
-    if (msg.sessionId) {
-      const row = await lockSession(tx, msg.sessionId)
-      if (row && row.station_id === msg.stationId && row.pump === msg.pump && !row.settle_action) {
-        const next =
-          msg.state === 'authorized' && row.state === 'held'
-            ? 'pump_authorized'
-            : (msg.state === 'fueling' || msg.state === 'suspended') && (row.state === 'held' || row.state === 'pump_authorized')
-              ? 'fueling'
-              : undefined
-        if (next) {
-          await updateSession(tx, row.id, { state: next, hold_expires_at: new Date(at.getTime() + deps.config.holdTtlMs) })
-        }
-      }
-    }
-    await appendOutbox(tx, {
-      kind: 'pump.state',
-      aggregateId: `${msg.stationId}/${msg.pump}`,
-      operatorId: station.operator_id,
-      stationId: msg.stationId,
-      payload: { ...msg },
-    })
-  })
+  const payload = JSON.stringify(msg)
+  const moves = msg.state === 'authorized' ? 'pump_authorized' : msg.state === 'fueling' || msg.state === 'suspended' ? 'fueling' : undefined
+  const movesFrom = moves === 'pump_authorized' ? ['held'] : ['held', 'pump_authorized']
+  const session =
+    msg.sessionId && moves
+      ? sql`, moved AS (
+        UPDATE sessions SET state = ${moves}::text, hold_expires_at = ${new Date(at.getTime() + deps.config.holdTtlMs)}::timestamptz, updated_at = now()
+        WHERE id = ${msg.sessionId}::text AND station_id = ${msg.stationId}::text AND pump = ${msg.pump}::int
+          AND settle_action IS NULL AND state = ANY(${movesFrom}::text[]) AND EXISTS (SELECT 1 FROM st)
+      )`
+      : sql``
+  await sql`
+    WITH st AS (SELECT operator_id FROM stations WHERE id = ${msg.stationId}::text), status AS (
+      INSERT INTO pump_status (station_id, pump, state, session_id, payload, updated_at)
+      SELECT ${msg.stationId}::text, ${msg.pump}::int, ${msg.state}::text, ${msg.sessionId ?? null}::text, ${payload}::jsonb, ${at}::timestamptz FROM st
+      ON CONFLICT (station_id, pump) DO UPDATE SET state = EXCLUDED.state, session_id = EXCLUDED.session_id, payload = EXCLUDED.payload, updated_at = EXCLUDED.updated_at
+    )${session}, event AS (
+      INSERT INTO outbox (kind, aggregate_id, operator_id, station_id, account_id, payload)
+      SELECT 'pump.state', ${`${msg.stationId}/${msg.pump}`}::text, st.operator_id, ${msg.stationId}::text, NULL, ${payload}::jsonb FROM st
+    )
+    SELECT 1`.execute(deps.db)
   deps.metrics.mqttMessages.inc({ kind: 'pump-state' })
 }
 

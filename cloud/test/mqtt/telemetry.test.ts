@@ -1,0 +1,76 @@
+import type { PumpStateMessage } from '@fuelpay/proto'
+import t from 'tap'
+import { handlePumpState } from '../../src/mqtt/telemetry.service.ts'
+import { authorize, makeCloud, provision } from '../helpers.ts'
+
+// Pump telemetry moves a session along only when it is this station's and
+// this pump's, undecided, and the news moves it forward; an unknown station
+// writes nothing at all.
+t.test('pump state: who may move a session, and where to', async (t) => {
+  const cloud = await makeCloud(t)
+  const w = await provision(cloud)
+  const held = await authorize(cloud, w, { amountMinor: 3000 })
+  t.equal(held.status, 201, 'held')
+  const sessionId = held.body.sessionId as string
+  const msg = (o: Partial<PumpStateMessage>): PumpStateMessage => ({
+    v: 1,
+    type: 'pump-state',
+    msgId: `m${Math.random().toString(36).slice(2, 12)}`,
+    ts: cloud.clock.now,
+    stationId: w.stationId,
+    pump: 1,
+    state: 'authorized',
+    sessionId,
+    volumeMilli: 0,
+    amountMinor: 0,
+    currency: 'EUR',
+    ...o,
+  })
+  const session = () => cloud.db.selectFrom('sessions').select(['state', 'hold_expires_at']).where('id', '=', sessionId).executeTakeFirstOrThrow()
+  const outboxTicks = async () => (await cloud.db.selectFrom('outbox').select('id').where('kind', '=', 'pump.state').execute()).length
+  const before = await session()
+
+  await handlePumpState(cloud.deps, msg({ stationId: 'no-such-station' }))
+  t.equal(await outboxTicks(), 0, 'an unknown station writes no event')
+  t.equal((await cloud.db.selectFrom('pump_status').select('pump').execute()).length, 0, 'and no pump status')
+
+  await handlePumpState(cloud.deps, msg({ pump: 2 }))
+  t.equal((await session()).state, 'held', 'another pump does not move the session')
+  t.equal(await outboxTicks(), 1, 'but its state is recorded for the console')
+
+  await handlePumpState(cloud.deps, msg({ state: 'authorized' }))
+  t.equal((await session()).state, 'pump_authorized')
+  await handlePumpState(cloud.deps, msg({ state: 'fueling', grade: 'diesel', unitPriceMilli: 1799, volumeMilli: 1000, amountMinor: 180 }))
+  const fueling = await session()
+  t.equal(fueling.state, 'fueling')
+  t.ok(new Date(fueling.hold_expires_at as Date) >= new Date(before.hold_expires_at as Date), 'the hold lives as long as a session in progress')
+  await handlePumpState(cloud.deps, msg({ state: 'authorized' }))
+  t.equal((await session()).state, 'fueling', 'never backwards')
+
+  const status = await cloud.db.selectFrom('pump_status').selectAll().where('pump', '=', 1).executeTakeFirstOrThrow()
+  t.equal(status.state, 'authorized', 'the last pump state is kept')
+  t.equal(await outboxTicks(), 4, 'one console event per message from a known station')
+})
+
+t.test('pump state: a decided session is not moved by telemetry', async (t) => {
+  const cloud = await makeCloud(t)
+  const w = await provision(cloud)
+  const held = await authorize(cloud, w, {})
+  const sessionId = held.body.sessionId as string
+  await cloud.db.updateTable('sessions').set({ settle_action: 'void', settle_amount_minor: 0 }).where('id', '=', sessionId).execute()
+  await handlePumpState(cloud.deps, {
+    v: 1,
+    type: 'pump-state',
+    msgId: 'mdecided0001',
+    ts: cloud.clock.now,
+    stationId: w.stationId,
+    pump: 1,
+    state: 'authorized',
+    sessionId,
+    volumeMilli: 0,
+    amountMinor: 0,
+    currency: 'EUR',
+  })
+  const row = await cloud.db.selectFrom('sessions').select('state').where('id', '=', sessionId).executeTakeFirstOrThrow()
+  t.equal(row.state, 'held')
+})
