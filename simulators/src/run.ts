@@ -209,10 +209,14 @@ export async function runSimulation(cfg: Readonly<SimConfig>, deps: RunDeps): Pr
     const rest = cfg.durationS * 1000 - stats.elapsedMs()
     if (rest > 0) await sleep(rest)
     // Drain: sessions in flight finish (each of their waits is bounded too).
+    // The drain's timer is cancelled when the sessions finish first, or it
+    // would keep the process alive for the rest of the drain.
+    const drainTimer = new AbortController()
     const drained = await Promise.race([
       Promise.all(sessions).then(() => true),
-      sleep(cfg.drainS * 1000).then(() => false),
+      sleep(cfg.drainS * 1000, false, { signal: drainTimer.signal }).catch(() => false),
     ])
+    drainTimer.abort()
     if (!drained)
       notes.push(`drain timed out after ${cfg.drainS} s with ${active} sessions in flight`)
     // Then every station's store-and-forward backlog empties.
