@@ -199,6 +199,14 @@ function saleDecision(row: SessionRow, sale: SaleRecord, voidFirst: boolean): Sa
   }
 }
 
+/** Each column still holds the value `row` was read with (NULL included): the condition of an optimistic write. */
+function stillAsRead(row: SessionRow, columns: (keyof SessionRow & string)[]) {
+  return sql<boolean>`${sql.join(
+    columns.map((c) => sql`${sql.ref(c)} IS NOT DISTINCT FROM ${row[c]}`),
+    sql` AND `,
+  )}`
+}
+
 /**
  * Writes a sale decision (and its outbox event) in one statement, only if
  * the session still has no sale and every field saleDecision read is as in
@@ -210,14 +218,8 @@ async function writeIfUnchanged(db: Db, row: SessionRow, patch: Updateable<Sessi
     .set({ ...patch, updated_at: sql`now()` as unknown as Date })
     .where('id', '=', row.id)
     .where('sale', 'is', null)
-    .where('state', '=', row.state)
-    .where(sql<boolean>`settle_action IS NOT DISTINCT FROM ${row.settle_action}::text`)
     .where(sql<boolean>`(settled_at IS NULL) = ${row.settled_at === null}::boolean`)
-    .where(sql<boolean>`hold_amount_minor IS NOT DISTINCT FROM ${row.hold_amount_minor}::bigint`)
-    .where(sql<boolean>`captured_minor IS NOT DISTINCT FROM ${row.captured_minor}::bigint`)
-    .where(sql<boolean>`processor_auth_id IS NOT DISTINCT FROM ${row.processor_auth_id}::text`)
-    .where(sql<boolean>`reason_code IS NOT DISTINCT FROM ${row.reason_code}::text`)
-    .where(sql<boolean>`reason_message IS NOT DISTINCT FROM ${row.reason_message}::text`)
+    .where(stillAsRead(row, ['state', 'settle_action', 'hold_amount_minor', 'captured_minor', 'processor_auth_id', 'reason_code', 'reason_message']))
     .returningAll()
   const r = await sql<SessionRow>`
     WITH s AS (${update})${event ? sql`, ${outboxCte('event', 's', event)}` : sql``}
@@ -345,11 +347,7 @@ async function settleRecorded(deps: CloudDeps, db: Db, row: SessionRow): Promise
     })
     .where('id', '=', sessionId)
     .where('settled_at', 'is', null)
-    .where('state', '=', row.state)
-    .where(sql<boolean>`settle_action IS NOT DISTINCT FROM ${row.settle_action}::text`)
-    .where(sql<boolean>`settle_amount_minor IS NOT DISTINCT FROM ${row.settle_amount_minor}::bigint`)
-    .where(sql<boolean>`hold_amount_minor IS NOT DISTINCT FROM ${row.hold_amount_minor}::bigint`)
-    .where(sql<boolean>`reason_code IS NOT DISTINCT FROM ${row.reason_code}::text`)
+    .where(stillAsRead(row, ['state', 'settle_action', 'settle_amount_minor', 'hold_amount_minor', 'reason_code']))
     .returningAll()
   const r = await sql<SessionRow>`
     WITH s AS (${update}),

@@ -1,7 +1,21 @@
 import type { PumpStateMessage } from '@fuelpay/proto'
 import t from 'tap'
 import { handlePumpState } from '../../src/mqtt/telemetry.service.ts'
-import { authorize, makeCloud, provision } from '../helpers.ts'
+import { authorize, type Cloud, makeCloud, provision } from '../helpers.ts'
+
+/** A pump-state message from pump 1 (authorized, nothing pumped) unless `o` says otherwise. */
+const pumpState = (cloud: Cloud, o: Partial<PumpStateMessage> & { stationId: string }): PumpStateMessage => ({
+  v: 1,
+  type: 'pump-state',
+  msgId: `m${Math.random().toString(36).slice(2, 12)}`,
+  ts: cloud.clock.now,
+  pump: 1,
+  state: 'authorized',
+  volumeMilli: 0,
+  amountMinor: 0,
+  currency: 'EUR',
+  ...o,
+})
 
 // Pump telemetry moves a session along only when it is this station's and
 // this pump's, undecided, and the news moves it forward; an unknown station
@@ -12,20 +26,7 @@ t.test('pump state: who may move a session, and where to', async (t) => {
   const held = await authorize(cloud, w, { amountMinor: 3000 })
   t.equal(held.status, 201, 'held')
   const sessionId = held.body.sessionId as string
-  const msg = (o: Partial<PumpStateMessage>): PumpStateMessage => ({
-    v: 1,
-    type: 'pump-state',
-    msgId: `m${Math.random().toString(36).slice(2, 12)}`,
-    ts: cloud.clock.now,
-    stationId: w.stationId,
-    pump: 1,
-    state: 'authorized',
-    sessionId,
-    volumeMilli: 0,
-    amountMinor: 0,
-    currency: 'EUR',
-    ...o,
-  })
+  const msg = (o: Partial<PumpStateMessage>) => pumpState(cloud, { stationId: w.stationId, sessionId, ...o })
   const session = () => cloud.db.selectFrom('sessions').select(['state', 'hold_expires_at']).where('id', '=', sessionId).executeTakeFirstOrThrow()
   const outboxTicks = async () => (await cloud.db.selectFrom('outbox').select('id').where('kind', '=', 'pump.state').execute()).length
   const before = await session()
@@ -58,19 +59,7 @@ t.test('pump state: a decided session is not moved by telemetry', async (t) => {
   const held = await authorize(cloud, w, {})
   const sessionId = held.body.sessionId as string
   await cloud.db.updateTable('sessions').set({ settle_action: 'void', settle_amount_minor: 0 }).where('id', '=', sessionId).execute()
-  await handlePumpState(cloud.deps, {
-    v: 1,
-    type: 'pump-state',
-    msgId: 'mdecided0001',
-    ts: cloud.clock.now,
-    stationId: w.stationId,
-    pump: 1,
-    state: 'authorized',
-    sessionId,
-    volumeMilli: 0,
-    amountMinor: 0,
-    currency: 'EUR',
-  })
+  await handlePumpState(cloud.deps, pumpState(cloud, { stationId: w.stationId, sessionId, state: 'authorized' }))
   const row = await cloud.db.selectFrom('sessions').select('state').where('id', '=', sessionId).executeTakeFirstOrThrow()
   t.equal(row.state, 'held')
 })
