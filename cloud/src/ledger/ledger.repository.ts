@@ -31,7 +31,7 @@ export async function postEntry(db: Db, entry: EntryInput): Promise<number> {
   if (balancedPostings(entry).length === 0) return 0
   // The entry and its postings in one statement (one round trip); the
   // deferred balance trigger still checks the entry at commit.
-  const r = await sql<{ id: number }>`WITH ${entryCtes('entry', undefined, entry)} SELECT id FROM entry_e`.execute(db)
+  const r = await sql<{ id: number }>`WITH ${entryCtes('entry', undefined, [entry])} SELECT id FROM entry_e`.execute(db)
   const row = r.rows[0]
   if (!row) throw new Error(`journal entry ${entry.kind} not written`)
   return Number(row.id)
@@ -48,30 +48,39 @@ function balancedPostings(entry: EntryInput): EntryInput['postings'] {
 }
 
 /**
- * A journal entry and its postings as two common table expressions,
- * `<name>_e` (RETURNING id) and `<name>_p`, to ride in a larger statement.
- * With `gate` (the name of an earlier CTE) they are written once per row
- * of it, so none when the gating change did not happen. An entry with no
- * non-zero postings writes nothing.
+ * Journal entries and their postings as two common table expressions,
+ * `<name>_e` (RETURNING id, kind) and `<name>_p`, to ride in a larger
+ * statement. The entries are inserted by one INSERT ... SELECT ordered as
+ * given, so their ids keep that order (a capture before its release). With
+ * `gate` (the name of an earlier CTE) they are written once per row of it,
+ * so none when the gating change did not happen. Entries without non-zero
+ * postings are left out; kinds must differ (postings are matched by kind).
  *
- * @example sql`WITH s AS (UPDATE ... RETURNING id), ${entryCtes('hold', 's', entry)} SELECT count(*) FROM s`
+ * @example sql`WITH s AS (UPDATE ... RETURNING id), ${entryCtes('hold', 's', [entry])} SELECT count(*) FROM s`
  */
-export function entryCtes(name: string, gate: string | undefined, entry: EntryInput) {
-  const postings = balancedPostings(entry)
+export function entryCtes(name: string, gate: string | undefined, entries: EntryInput[]) {
+  const written = entries.map((entry) => ({ entry, postings: balancedPostings(entry) })).filter((w) => w.postings.length > 0)
+  if (new Set(written.map((w) => w.entry.kind)).size !== written.length) throw new Error('entryCtes: one entry per kind')
   const e = sql.id(`${name}_e`)
   const p = sql.id(`${name}_p`)
-  const from = gate ? sql` FROM ${sql.id(gate)}` : sql``
-  const where = postings.length === 0 ? sql` WHERE false` : sql``
-  const rows =
-    postings.length === 0
-      ? sql`(NULL::text, NULL::bigint)`
-      : sql.join(postings.map((x) => sql`(${x.account}::text, ${x.amountMinor}::bigint)`))
+  const from = gate ? sql`${sql.id(gate)}, ` : sql``
+  if (written.length === 0) {
+    // Nothing to write: CTEs of the same names that insert no row.
+    return sql`${e} AS (SELECT NULL::bigint AS id, NULL::text AS kind WHERE false), ${p} AS (SELECT 1 WHERE false)`
+  }
+  const heads = sql.join(
+    written.map((w, i) => sql`(${i}::int, ${w.entry.sessionId}::text, ${w.entry.kind}::text, ${w.entry.currency}::text)`),
+  )
+  const lines = sql.join(
+    written.flatMap((w) => w.postings.map((x) => sql`(${w.entry.kind}::text, ${x.account}::text, ${x.amountMinor}::bigint)`)),
+  )
   return sql`${e} AS (
       INSERT INTO journal_entries (session_id, kind, currency)
-      SELECT ${entry.sessionId}::text, ${entry.kind}::text, ${entry.currency}::text${from}${where} RETURNING id
+      SELECT v.session_id, v.kind, v.currency FROM ${from}(VALUES ${heads}) AS v(ord, session_id, kind, currency)
+      ORDER BY v.ord RETURNING id, kind
     ), ${p} AS (
       INSERT INTO postings (entry_id, ledger_account, amount_minor)
-      SELECT ${e}.id, v.account, v.amount FROM ${e}, (VALUES ${rows}) AS v(account, amount)
+      SELECT ${e}.id, l.account, l.amount FROM ${e} JOIN (VALUES ${lines}) AS l(kind, account, amount) ON l.kind = ${e}.kind
     )`
 }
 

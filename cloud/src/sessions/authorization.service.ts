@@ -257,7 +257,7 @@ export async function requestFuelAuthorization(
       .where('id', '=', sessionId)
       .where('state', '=', 'requested')
       .returning('id')}),
-    ${entryCtes('hold', 's', { sessionId, kind: 'hold', currency, postings: holdPostings(account.id, station.id, holdMinor) })},
+    ${entryCtes('hold', 's', [{ sessionId, kind: 'hold', currency, postings: holdPostings(account.id, station.id, holdMinor) }])},
     ${outboxCte('event', 's', {
       kind: 'session.held',
       aggregateId: sessionId,

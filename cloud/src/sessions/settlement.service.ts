@@ -351,8 +351,11 @@ async function settleRecorded(deps: CloudDeps, db: Db, row: SessionRow): Promise
     .returningAll()
   const r = await sql<SessionRow>`
     WITH s AS (${update}),
-    ${entryCtes('capture', 's', { sessionId, kind: 'capture', currency: row.currency, postings: captured > 0 ? capturePostings(row.account_id, row.station_id, captured) : [] })},
-    ${entryCtes('release', 's', { sessionId, kind: 'release', currency: row.currency, postings: released > 0 ? releasePostings(row.account_id, row.station_id, released) : [] })},
+    ${entryCtes('settle', 's', [
+      // In this order: the capture's entry id comes before the release's.
+      { sessionId, kind: 'capture', currency: row.currency, postings: captured > 0 ? capturePostings(row.account_id, row.station_id, captured) : [] },
+      { sessionId, kind: 'release', currency: row.currency, postings: released > 0 ? releasePostings(row.account_id, row.station_id, released) : [] },
+    ])},
     ${outboxCte('event', 's', {
       kind: `session.${state}`,
       aggregateId: sessionId,
