@@ -154,9 +154,11 @@ t.test('a station that comes back after the cloud expired the hold: the sale is 
   await world.controller?.kill('SIGKILL')
   const pumped = (await totalizer(world.dir, 1)) - before
 
-  const expired = await eventually('the sweeper expires the hold', async () => {
+  // The sweeper first decides (state expired), then voids at the processor
+  // and releases the hold: wait for the release, not just the state.
+  const expired = await eventually('the sweeper expires the hold and releases it', async () => {
     const s = await adminGet(world.httpUrl, world.adminToken, `/v1/sessions/${auth.sessionId}`)
-    return s.state === 'expired' ? s : undefined
+    return s.state === 'expired' && s.releasedMinor > 0 ? s : undefined
   }, 30_000, 250)
   t.equal(expired.releasedMinor, 3000, 'the hold went back to the card while the station was away')
 
