@@ -34,7 +34,6 @@ export async function authorizationContext(
   db: Db,
   q: { stationId: string; pump: number; accountId: string; fleetId: string | null; vehicleId: string; day: Date; month: Date },
 ): Promise<AuthorizationContext> {
-  const since = new Date(Math.min(q.day.getTime(), q.month.getTime()))
   const r = await sql<{
     station: Row<'stations'> | null
     pump: { pump: number; inService: boolean; grades: { grade: string; unitPriceMilli: number }[] } | null
@@ -60,13 +59,7 @@ export async function authorizationContext(
       (SELECT to_jsonb(f) - 'created_at' FROM fleets f WHERE f.id = ${q.fleetId}::text) AS fleet,
       (SELECT coalesce(jsonb_agg(to_jsonb(m) - 'created_at' ORDER BY m.is_default DESC, m.created_at), '[]'::jsonb)
         FROM payment_methods m WHERE m.account_id = ${q.accountId}::text) AS methods,
-      CASE WHEN ${q.fleetId}::text IS NULL THEN NULL ELSE (
-        SELECT jsonb_build_object(
-          'dayMinor', SUM(CASE WHEN settled_at IS NULL THEN hold_amount_minor ELSE captured_minor END) FILTER (WHERE created_at >= ${q.day}::timestamptz),
-          'monthMinor', SUM(CASE WHEN settled_at IS NULL THEN hold_amount_minor ELSE captured_minor END) FILTER (WHERE created_at >= ${q.month}::timestamptz))
-        FROM sessions WHERE vehicle_id = ${q.vehicleId}::text AND created_at >= ${since}::timestamptz
-          AND state NOT IN ('declined', 'failed', 'requested')
-      ) END AS usage`.execute(db)
+      CASE WHEN ${q.fleetId}::text IS NULL THEN NULL ELSE (${spendSql(q.vehicleId, q.day, q.month)}) END AS usage`.execute(db)
   const row = r.rows[0]
   return {
     station: row?.station ?? undefined,
@@ -82,4 +75,28 @@ export async function authorizationContext(
     methods: row?.methods ?? [],
     usage: { dayMinor: Number(row?.usage?.dayMinor ?? 0), monthMinor: Number(row?.usage?.monthMinor ?? 0) },
   }
+}
+
+/**
+ * What a vehicle has spent today and this month, for its fleet's limits:
+ * captured amounts of settled sessions, holds of open ones, and the
+ * requested amount of a session whose hold is still being asked for (a
+ * request in flight must take its room before the next one is checked).
+ */
+function spendSql(vehicleId: string, day: Date, month: Date) {
+  const since = new Date(Math.min(day.getTime(), month.getTime()))
+  const amount = sql`CASE WHEN state = 'requested' THEN requested_amount_minor WHEN settled_at IS NULL THEN hold_amount_minor ELSE captured_minor END`
+  return sql`
+        SELECT jsonb_build_object(
+          'dayMinor', SUM(${amount}) FILTER (WHERE created_at >= ${day}::timestamptz),
+          'monthMinor', SUM(${amount}) FILTER (WHERE created_at >= ${month}::timestamptz))
+        FROM sessions WHERE vehicle_id = ${vehicleId}::text AND created_at >= ${since}::timestamptz
+          AND state NOT IN ('declined', 'failed')`
+}
+
+/** The vehicle's spend (see spendSql), on its own: under the vehicle's row lock, before recording a session. */
+export async function vehicleSpend(db: Db, vehicleId: string, day: Date, month: Date): Promise<{ dayMinor: number; monthMinor: number }> {
+  const r = await sql<{ usage: { dayMinor: number | null; monthMinor: number | null } }>`SELECT (${spendSql(vehicleId, day, month)}) AS usage`.execute(db)
+  const usage = r.rows[0]?.usage
+  return { dayMinor: Number(usage?.dayMinor ?? 0), monthMinor: Number(usage?.monthMinor ?? 0) }
 }

@@ -12,6 +12,7 @@ import {
 } from '@fuelpay/proto'
 import { verifyVoiceCode } from '../accounts/voice-code.ts'
 import type { Caller } from '../auth/caller.ts'
+import type { Db } from '../db/database.ts'
 import type { CloudDeps } from '../deps.ts'
 import { refuse } from '../errors/errors.ts'
 import { checkControls } from '../fleets/purchase-controls.ts'
@@ -19,7 +20,7 @@ import { type IdempotentAnswer, idempotencyDoneCte } from '../idempotency/idempo
 import { entryCtes, holdPostings } from '../ledger/ledger.repository.ts'
 import { appendOutbox, outboxCte } from '../outbox/outbox.repository.ts'
 import { distanceM } from '../stations/geo.ts'
-import { type AuthorizationContext, authorizationContext } from './authorization.context.ts'
+import { type AuthorizationContext, authorizationContext, vehicleSpend } from './authorization.context.ts'
 import { insertSession, updateSession } from './session.repository.ts'
 
 type VehicleCaller = Extract<Caller, { role: 'vehicle' }>
@@ -115,42 +116,60 @@ export async function requestFuelAuthorization(
   }
 
   const explicitAmount = input.amountMinor !== undefined
-  const controls = checkControls({
-    fleet,
-    stationId: station.id,
-    operatorId: station.operator_id,
-    grades,
-    amountMinor: input.amountMinor ?? account.default_hold_minor ?? deps.config.defaultHoldMinor,
-    explicitAmount,
-    currency,
-    usage,
-    nowMs,
-  })
-  if (!controls.ok) throw refuse(controls.reason.code, controls.reason.message)
-  grades = controls.value.grades
-  const requestedMinor = controls.value.amountMinor
-
+  const decide = (spent: { dayMinor: number; monthMinor: number }) => {
+    const c = checkControls({
+      fleet,
+      stationId: station.id,
+      operatorId: station.operator_id,
+      grades,
+      amountMinor: input.amountMinor ?? account.default_hold_minor ?? deps.config.defaultHoldMinor,
+      explicitAmount,
+      currency,
+      usage: spent,
+      nowMs,
+    })
+    if (!c.ok) throw refuse(c.reason.code, c.reason.message)
+    return c.value
+  }
+  // Checked here first, so refusals come in the same order as ever.
+  let controls = decide(usage)
   const pm = choosePaymentMethod(methods, input)
+  const sessionId = sessionIdFor(caller.id, idempotencyKey)
+  const record = (db: Db) => {
+    const prices = Object.fromEntries(pump.grades.filter((g) => controls.grades.includes(g.grade)).map((g) => [g.grade, g.unitPriceMilli]))
+    return insertSession(db, {
+      id: sessionId,
+      account_id: account.id,
+      vehicle_id: caller.id,
+      fleet_id: fleet?.id ?? null,
+      station_id: station.id,
+      operator_id: station.operator_id,
+      pump: pump.pump,
+      state: 'requested',
+      currency,
+      volume_unit: station.volume_unit,
+      grades: JSON.stringify(controls.grades),
+      prices: JSON.stringify(prices),
+      requested_amount_minor: controls.amountMinor,
+      payment_method_id: pm.id,
+    })
+  }
+  // A daily or monthly limit is a sum over the vehicle's sessions: two
+  // requests of one vehicle at once must not both fit the same room. They
+  // take the vehicle's row lock in turn, and the second counts the first's
+  // session (requested, at its requested amount) before it records its own.
+  const inserted =
+    fleet && (fleet.daily_limit_minor !== null || fleet.monthly_limit_minor !== null)
+      ? await db.transaction().execute(async (tx) => {
+          await sql`SELECT 1 FROM vehicles WHERE id = ${caller.id}::text FOR NO KEY UPDATE`.execute(tx)
+          controls = decide(await vehicleSpend(tx, caller.id, day, month))
+          return record(tx)
+        })
+      : await record(db)
+  grades = controls.grades
+  const requestedMinor = controls.amountMinor
   const prices = Object.fromEntries(pump.grades.filter((g) => grades.includes(g.grade)).map((g) => [g.grade, g.unitPriceMilli]))
   const highestPrice = Math.max(...Object.values(prices))
-
-  const sessionId = sessionIdFor(caller.id, idempotencyKey)
-  const inserted = await insertSession(db, {
-    id: sessionId,
-    account_id: account.id,
-    vehicle_id: caller.id,
-    fleet_id: fleet?.id ?? null,
-    station_id: station.id,
-    operator_id: station.operator_id,
-    pump: pump.pump,
-    state: 'requested',
-    currency,
-    volume_unit: station.volume_unit,
-    grades: JSON.stringify(grades),
-    prices: JSON.stringify(prices),
-    requested_amount_minor: requestedMinor,
-    payment_method_id: pm.id,
-  })
   if (!inserted) throw refuse('IDEMPOTENCY_IN_PROGRESS', 'this request already made a session')
 
   const auth = await deps.processor.authorize({

@@ -96,17 +96,6 @@ export async function vehicleSpendSince(db: Db, vehicleId: string, since: Date):
 }
 
 /** vehicleSpendSince for two times at once (the day and the month), in one read. */
-export async function vehicleSpendDayMonth(db: Db, vehicleId: string, day: Date, month: Date): Promise<{ dayMinor: number; monthMinor: number }> {
-  const since = day < month ? day : month
-  const r = await sql<{ day: number | null; month: number | null }>`
-    SELECT
-      SUM(CASE WHEN settled_at IS NULL THEN hold_amount_minor ELSE captured_minor END) FILTER (WHERE created_at >= ${day}) AS day,
-      SUM(CASE WHEN settled_at IS NULL THEN hold_amount_minor ELSE captured_minor END) FILTER (WHERE created_at >= ${month}) AS month
-    FROM sessions WHERE vehicle_id = ${vehicleId} AND created_at >= ${since}
-      AND state NOT IN ('declined', 'failed', 'requested')`.execute(db)
-  return { dayMinor: Number(r.rows[0]?.day ?? 0), monthMinor: Number(r.rows[0]?.month ?? 0) }
-}
-
 /** Sessions whose hold has outlived its time, or whose settlement was decided but not finished. */
 export function sessionsDue(db: Db, now: Date, limit: number) {
   return db

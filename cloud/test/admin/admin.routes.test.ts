@@ -121,3 +121,26 @@ t.test('fleet controls and voice codes through the API', async (t) => {
   const opStations = await call(app, { method: 'GET', url: '/v1/operator/stations', auth: base.operatorKey })
   t.equal(opStations.body.items.length, 1)
 })
+
+t.test('fleet daily limit: concurrent requests of one vehicle do not share its room', async (t) => {
+  // A slow issuer keeps each hold in flight while the others are checked.
+  const cloud = await makeCloud(t, { faults: { latencyMs: () => 150 } })
+  const { app } = cloud
+  const base = await provision(cloud)
+  const fleet = await call(app, { method: 'POST', url: '/v1/admin/fleets', auth: ADMIN, payload: { id: 'fleet2', accountId: base.accountId, name: 'Trucks', dailyLimitMinor: 5000 } })
+  t.equal(fleet.status, 201, fleet.raw)
+  const vk = await generateSigningKey('truck-k')
+  t.equal((await call(app, { method: 'POST', url: '/v1/admin/vehicles', auth: ADMIN, payload: { id: 'truck1', accountId: base.accountId, fleetId: 'fleet2', publicJwk: vk.publicJwk } })).status, 201)
+  const truck = { ...base, vehicleId: 'truck1', vehicleKey: vk }
+  const answers = await Promise.all(Array.from({ length: 4 }, () => authorize(cloud, truck, { amountMinor: 3000 })))
+  const held = answers.filter((a) => a.status === 201)
+  t.equal(held.length, 1, 'one 3000 hold fits a 5000 daily limit, not two')
+  t.same(
+    answers.filter((a) => a.status !== 201).map((a) => a.body.error.code),
+    ['LIMIT_DAILY', 'LIMIT_DAILY', 'LIMIT_DAILY'],
+  )
+  const sessions = await cloud.db.selectFrom('sessions').select('hold_amount_minor').where('vehicle_id', '=', 'truck1').execute()
+  t.same(sessions.map((s) => Number(s.hold_amount_minor)), [3000], 'nothing else was recorded')
+  const rest = await authorize(cloud, truck, {})
+  t.equal(rest.body.holdAmountMinor, 2000, 'the default hold is lowered to what the day leaves')
+})
