@@ -1,7 +1,7 @@
 import { sql } from 'kysely'
 import type { PumpStateMessage, StationCommandResultMessage, StationStatusMessage } from '@fuelpay/proto'
 import type { CloudDeps } from '../deps.ts'
-import { appendOutbox } from '../outbox/outbox.repository.ts'
+import { appendOutbox, outboxCte } from '../outbox/outbox.repository.ts'
 import { findStation } from '../stations/station.repository.ts'
 
 /**
@@ -35,10 +35,13 @@ export async function handlePumpState(deps: CloudDeps, msg: PumpStateMessage): P
       INSERT INTO pump_status (station_id, pump, state, session_id, payload, updated_at)
       SELECT ${msg.stationId}::text, ${msg.pump}::int, ${msg.state}::text, ${msg.sessionId ?? null}::text, ${payload}::jsonb, ${at}::timestamptz FROM st
       ON CONFLICT (station_id, pump) DO UPDATE SET state = EXCLUDED.state, session_id = EXCLUDED.session_id, payload = EXCLUDED.payload, updated_at = EXCLUDED.updated_at
-    )${session}, event AS (
-      INSERT INTO outbox (kind, aggregate_id, operator_id, station_id, account_id, payload)
-      SELECT 'pump.state', ${`${msg.stationId}/${msg.pump}`}::text, st.operator_id, ${msg.stationId}::text, NULL, ${payload}::jsonb FROM st
-    )
+    )${session}, ${outboxCte('event', 'st', {
+      kind: 'pump.state',
+      aggregateId: `${msg.stationId}/${msg.pump}`,
+      operatorId: sql<string>`st.operator_id`,
+      stationId: msg.stationId,
+      payload: { ...msg },
+    })}
     SELECT 1`.execute(deps.db)
   deps.metrics.mqttMessages.inc({ kind: 'pump-state' })
 }

@@ -1,4 +1,4 @@
-import { sql } from 'kysely'
+import { type RawBuilder, sql } from 'kysely'
 import type { Db } from '../db/database.ts'
 
 /**
@@ -38,7 +38,14 @@ export async function appendOutbox(db: Db, e: OutboxEventInput): Promise<void> {
  * statement; with `gate` (an earlier CTE's name) it is written once per row
  * of it, so not at all when the gating change did not happen.
  */
-export function outboxCte(name: string, gate: string | undefined, e: OutboxEventInput) {
+export function outboxCte(
+  name: string,
+  gate: string | undefined,
+  e: Omit<OutboxEventInput, 'operatorId'> & {
+    /** A value, or an expression over the gate's columns (the operator read in the same statement). */
+    operatorId?: string | null | RawBuilder<string> | undefined
+  },
+) {
   const from = gate ? sql` FROM ${sql.id(gate)}` : sql``
   return sql`${sql.id(name)} AS (
       INSERT INTO outbox (kind, aggregate_id, operator_id, station_id, account_id, payload)

@@ -132,12 +132,12 @@ export async function requestFuelAuthorization(
     return c.value
   }
   // Checked here first, so refusals come in the same order as ever.
-  let controls = decide(usage)
+  const checked = decide(usage)
   const pm = choosePaymentMethod(methods, input)
   const sessionId = sessionIdFor(caller.id, idempotencyKey)
-  const record = (db: Db) => {
-    const prices = Object.fromEntries(pump.grades.filter((g) => controls.grades.includes(g.grade)).map((g) => [g.grade, g.unitPriceMilli]))
-    return insertSession(db, {
+  const pricesOf = (gs: string[]) => Object.fromEntries(pump.grades.filter((g) => gs.includes(g.grade)).map((g) => [g.grade, g.unitPriceMilli]))
+  const record = (db: Db, c: typeof checked) =>
+    insertSession(db, {
       id: sessionId,
       account_id: account.id,
       vehicle_id: caller.id,
@@ -148,27 +148,26 @@ export async function requestFuelAuthorization(
       state: 'requested',
       currency,
       volume_unit: station.volume_unit,
-      grades: JSON.stringify(controls.grades),
-      prices: JSON.stringify(prices),
-      requested_amount_minor: controls.amountMinor,
+      grades: JSON.stringify(c.grades),
+      prices: JSON.stringify(pricesOf(c.grades)),
+      requested_amount_minor: c.amountMinor,
       payment_method_id: pm.id,
     })
-  }
   // A daily or monthly limit is a sum over the vehicle's sessions: two
   // requests of one vehicle at once must not both fit the same room. They
   // take the vehicle's row lock in turn, and the second counts the first's
   // session (requested, at its requested amount) before it records its own.
-  const inserted =
+  const { controls, inserted } =
     fleet && (fleet.daily_limit_minor !== null || fleet.monthly_limit_minor !== null)
       ? await db.transaction().execute(async (tx) => {
           await sql`SELECT 1 FROM vehicles WHERE id = ${caller.id}::text FOR NO KEY UPDATE`.execute(tx)
-          controls = decide(await vehicleSpend(tx, caller.id, day, month))
-          return record(tx)
+          const c = decide(await vehicleSpend(tx, caller.id, day, month))
+          return { controls: c, inserted: await record(tx, c) }
         })
-      : await record(db)
+      : { controls: checked, inserted: await record(db, checked) }
   grades = controls.grades
   const requestedMinor = controls.amountMinor
-  const prices = Object.fromEntries(pump.grades.filter((g) => grades.includes(g.grade)).map((g) => [g.grade, g.unitPriceMilli]))
+  const prices = pricesOf(grades)
   const highestPrice = Math.max(...Object.values(prices))
   if (!inserted) throw refuse('IDEMPOTENCY_IN_PROGRESS', 'this request already made a session')
 
