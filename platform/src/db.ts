@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { mkdir } from 'node:fs/promises'
 import { PGlite } from '@electric-sql/pglite'
 import { Kysely, PGliteDialect, PostgresDialect } from 'kysely'
@@ -31,6 +32,86 @@ export interface OpenDatabaseOptions {
   dataDir?: string | undefined
   /** pg pool size. */
   poolSize?: number
+  /**
+   * Runs repeated parameterized statements as named prepared statements on
+   * each pooled connection (default true): PostgreSQL then parses and plans
+   * each shape once per connection instead of on every execution.
+   */
+  prepare?: boolean
+}
+
+/** Executions of one SQL text before it is prepared; rarer shapes (long IN lists) stay unnamed. */
+const PREPARE_AFTER = 3
+/** At most this many distinct texts are prepared, so no connection holds an unbounded set. */
+const PREPARED_MAX = 400
+
+/**
+ * The statement names of a process: a text seen PREPARE_AFTER times gets a
+ * name derived from its text (the same text gets the same name on every
+ * connection, which pg parses once per connection). `reset()` starts a new
+ * generation of names, for when prepared statements went stale.
+ *
+ * @example const name = statementNames.nameFor('select * from t where id = $1') // undefined until repeated
+ */
+export function createStatementNames(after = PREPARE_AFTER, max = PREPARED_MAX) {
+  const seen = new Map<string, number>()
+  const names = new Map<string, string>()
+  let generation = 0
+  return {
+    nameFor(text: string): string | undefined {
+      const known = names.get(text)
+      if (known !== undefined) return known
+      if (names.size >= max) return undefined
+      const n = (seen.get(text) ?? 0) + 1
+      if (n < after) {
+        // Counting is bounded too: shapes that never repeat do not accumulate.
+        if (seen.size >= max * 8) seen.clear()
+        seen.set(text, n)
+        return undefined
+      }
+      seen.delete(text)
+      const name = `fp${generation}_${createHash('sha1').update(text).digest('base64url').slice(0, 20)}`
+      names.set(text, name)
+      return name
+    },
+    reset(): void {
+      names.clear()
+      seen.clear()
+      generation++
+    },
+    get size() {
+      return names.size
+    },
+  }
+}
+
+/**
+ * A prepared `select *` or `returning *` fails once its table gains or loses
+ * a column (a migration run by another replica): PostgreSQL refuses to change
+ * a prepared statement's result type. That statement's request fails; the
+ * next ones are prepared afresh under new names.
+ */
+const isStalePlan = (err: unknown): boolean =>
+  (err as { code?: unknown } | null)?.code === '0A000' &&
+  /cached plan must not change result type/.test(String((err as Error).message))
+
+/** A pg client whose repeated parameterized statements are prepared (see `prepare`). */
+function preparingClient(names: ReturnType<typeof createStatementNames>): typeof pg.Client {
+  return class PreparingClient extends pg.Client {
+    // biome-ignore lint/suspicious/noExplicitAny: pg's query overloads cannot be re-declared one by one
+    override query(config: any, values?: any, callback?: any): any {
+      if (typeof config === 'string' && Array.isArray(values) && values.length > 0 && callback === undefined) {
+        const name = names.nameFor(config)
+        if (name !== undefined) {
+          return (super.query({ name, text: config, values }) as Promise<unknown>).catch((err: unknown) => {
+            if (isStalePlan(err)) names.reset()
+            throw err
+          })
+        }
+      }
+      return super.query(config, values, callback)
+    }
+  } as typeof pg.Client
 }
 
 const INT8_OID = 20
@@ -46,6 +127,7 @@ export async function openDatabase<DB>(opts: OpenDatabaseOptions): Promise<Datab
     const pool = new pg.Pool({
       connectionString: opts.url,
       max: opts.poolSize ?? 10,
+      ...(opts.prepare === false ? {} : { Client: preparingClient(createStatementNames()) }),
       connectionTimeoutMillis: 10_000,
       types: {
         getTypeParser: ((oid: number, format?: 'text' | 'binary') =>

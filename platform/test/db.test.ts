@@ -1,10 +1,12 @@
 import { sql } from 'kysely'
 import t from 'tap'
-import { openDatabase } from '../src/db.ts'
-import { createTestDatabase } from '../src/test-db.ts'
+import { createStatementNames, openDatabase } from '../src/db.ts'
+import { createTestDatabase, postgresReachable } from '../src/test-db.ts'
+
+const noPostgres = (await postgresReachable()) ? false : 'no PostgreSQL server reachable'
 
 for (const kind of ['postgres', 'pglite'] as const) {
-  t.test(`${kind}: opens, runs a transaction, rolls back, parses int8 as number`, async (t) => {
+  t.test(`${kind}: opens, runs a transaction, rolls back, parses int8 as number`, { skip: kind === 'postgres' && noPostgres }, async (t) => {
     process.env.FUELPAY_TEST_DB = kind
     const tdb = await createTestDatabase()
     t.teardown(tdb.cleanup)
@@ -24,3 +26,48 @@ for (const kind of ['postgres', 'pglite'] as const) {
     t.equal(typeof rows[0]?.v, 'number')
   })
 }
+
+t.test('statement names: a text is named once repeated, the same name every time, bounded, renamed after reset', async (t) => {
+  const names = createStatementNames(3, 2)
+  t.equal(names.nameFor('a $1'), undefined, 'first use: unnamed')
+  t.equal(names.nameFor('a $1'), undefined, 'second use: unnamed')
+  const a = names.nameFor('a $1')
+  t.match(a, /^fp0_[A-Za-z0-9_-]{20}$/, 'third use: named')
+  t.equal(names.nameFor('a $1'), a, 'stable')
+  for (let i = 0; i < 3; i++) names.nameFor('b $1')
+  t.equal(names.size, 2)
+  for (let i = 0; i < 5; i++) t.equal(names.nameFor('c $1'), undefined, 'past the cap nothing more is named')
+  names.reset()
+  t.equal(names.size, 0)
+  for (let i = 0; i < 2; i++) names.nameFor('a $1')
+  const again = names.nameFor('a $1')
+  t.match(again, /^fp1_/, 'a new generation of names')
+  t.not(again, a)
+})
+
+t.test('postgres: repeated statements run prepared; a stale prepared select * fails once, then works', { skip: noPostgres }, async (t) => {
+  process.env.FUELPAY_TEST_DB = 'postgres'
+  const tdb = await createTestDatabase()
+  t.teardown(tdb.cleanup)
+  // One connection, so the statements prepared are visible on the session that checks.
+  const h = await openDatabase<{ y: { id: number; v: number } }>({ url: tdb.url, poolSize: 1 })
+  t.teardown(h.close)
+  await sql`create table y (id int primary key, v int not null)`.execute(h.db)
+  await h.db.insertInto('y').values({ id: 1, v: 10 }).execute()
+  const read = () => h.db.selectFrom('y').selectAll().where('id', '=', 1).executeTakeFirst()
+  for (let i = 0; i < 4; i++) t.same(await read(), { id: 1, v: 10 })
+  const prepared = await sql<{ name: string; statement: string }>`select name, statement from pg_prepared_statements`.execute(h.db)
+  t.ok(
+    prepared.rows.some((r) => r.name.startsWith('fp0_') && r.statement.includes('"y"')),
+    'the repeated select is a prepared statement on the connection',
+  )
+  const unprepared = await openDatabase<{ y: { id: number; v: number } }>({ url: tdb.url, poolSize: 1, prepare: false })
+  t.teardown(unprepared.close)
+  for (let i = 0; i < 4; i++) await unprepared.db.selectFrom('y').selectAll().where('id', '=', 1).execute()
+  const none = await sql<{ n: number }>`select count(*)::int as n from pg_prepared_statements`.execute(unprepared.db)
+  t.equal(none.rows[0]?.n, 0, 'prepare: false prepares nothing')
+
+  await sql`alter table y add column w int not null default 7`.execute(unprepared.db)
+  await t.rejects(read(), { code: '0A000' }, 'the stale prepared statement fails once')
+  t.same(await read(), { id: 1, v: 10, w: 7 }, 'then runs under a new name with the new column')
+})
