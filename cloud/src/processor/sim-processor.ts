@@ -103,20 +103,25 @@ export function createSimProcessor(opts: {
 
   /**
    * The shared shape of capture and void: injected latency and faults, then
-   * one transaction that locks the authorization first (a concurrent
-   * duplicate waits there and finds the stored answer), answers a repeated
-   * key from storage, and otherwise lets `close` decide. `close` returns the
+   * the common case in one statement (closeAtOnce), and otherwise one
+   * transaction that locks the authorization first (a concurrent duplicate
+   * waits there and finds the stored answer), answers a repeated key from
+   * storage, and lets `close` decide. `close` returns the
    * result and whether it already stored it (closeAuthorization does).
    */
   async function settle<T>(
     op: 'capture' | 'void',
     authId: string,
     idempotencyKey: string,
+    /** The capture's amount; null for a void. */
+    amountMinor: number | null,
     close: (tx: Db, auth: AuthRow | undefined) => Promise<{ result: Result<T>; stored: boolean }>,
   ): Promise<Result<T>> {
     await delay()
     const injected = faults.fail?.(op)
     if (injected) return fail(injected)
+    const done = await closeAtOnce<T>(db, op, authId, idempotencyKey, amountMinor)
+    if (done) return done
     return db.transaction().execute(async (trx) => {
       const tx = trx as unknown as Db
       // The authorization, locked, with any stored answer for this key: one round trip.
@@ -139,7 +144,7 @@ export function createSimProcessor(opts: {
   }
 
   function capture(input: CaptureInput): Promise<Result<{ capturedMinor: number }>> {
-    return settle('capture', input.authId, input.idempotencyKey, async (tx, auth) => {
+    return settle('capture', input.authId, input.idempotencyKey, input.amountMinor, async (tx, auth) => {
       if (!auth || auth.state !== 'authorized') return { result: fail('DECLINED', 'authorization not open'), stored: false }
       if (input.amountMinor > auth.approved_minor || input.amountMinor < 0)
         return { result: fail('AMOUNT_OUT_OF_RANGE', 'capture above authorization'), stored: false }
@@ -160,7 +165,7 @@ export function createSimProcessor(opts: {
   }
 
   function voidAuth(input: VoidInput): Promise<Result<{ voided: true }>> {
-    return settle('void', input.authId, input.idempotencyKey, async (tx, auth) => {
+    return settle('void', input.authId, input.idempotencyKey, null, async (tx, auth) => {
       if (auth && auth.state === 'captured') return { result: fail('DECLINED', 'already captured'), stored: false }
       const result = ok({ voided: true as const })
       if (!auth || auth.state !== 'authorized') return { result, stored: false }
@@ -196,6 +201,49 @@ function decide(
   if (card.available_minor <= 0) return 'INSUFFICIENT_FUNDS'
   if (!input.allowPartial && card.available_minor < input.amountMinor) return 'INSUFFICIENT_FUNDS'
   return undefined
+}
+
+/**
+ * The common capture or void in one statement: an open authorization whose
+ * key was never used, captured within its approval (or voided), with its
+ * stored answer and the credit given back, exactly as closeAuthorization
+ * would under the lock. Undefined (nothing written) for anything else: a
+ * repeated key, a closed authorization, an amount out of range, or a
+ * concurrent duplicate that got there first (its update waits on the row,
+ * then finds the state changed); the locked path then answers.
+ */
+async function closeAtOnce<T>(
+  db: Db,
+  op: 'capture' | 'void',
+  authId: string,
+  idempotencyKey: string,
+  capturedMinor: number | null,
+): Promise<Result<T> | undefined> {
+  const result = (op === 'capture' ? ok({ capturedMinor }) : ok({ voided: true })) as Result<T>
+  const kept = capturedMinor ?? 0
+  try {
+    const r = await sql<{ n: number }>`
+      WITH a AS (
+        UPDATE sim_authorizations SET state = ${op === 'capture' ? 'captured' : 'voided'}::text,
+          captured_minor = COALESCE(${capturedMinor}::bigint, captured_minor)
+        WHERE id = ${authId}::text AND state = 'authorized'
+          AND (${capturedMinor}::bigint IS NULL OR ${capturedMinor}::bigint BETWEEN 0 AND approved_minor)
+          AND NOT EXISTS (SELECT 1 FROM sim_requests WHERE idempotency_key = ${idempotencyKey}::text)
+        RETURNING card_token, approved_minor
+      ), r AS (
+        INSERT INTO sim_requests (idempotency_key, op, result)
+        SELECT ${idempotencyKey}::text, ${op}::text, ${JSON.stringify(result)}::jsonb FROM a
+      ), c AS (
+        UPDATE sim_cards s SET available_minor = s.available_minor + (a.approved_minor - ${kept}::bigint)
+        FROM a WHERE s.token = a.card_token AND a.approved_minor <> ${kept}::bigint
+      )
+      SELECT count(*)::int AS n FROM a`.execute(db)
+    return r.rows[0]?.n === 1 ? result : undefined
+  } catch (err) {
+    // The key was stored meanwhile by a concurrent request: the locked path finds its answer.
+    if ((err as { code?: string }).code === '23505') return undefined
+    throw err
+  }
 }
 
 /**

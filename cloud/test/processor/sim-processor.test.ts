@@ -89,3 +89,33 @@ t.test('declines: unknown card, expired, wrong currency, forced, no credit', asy
   t.equal(code(await auth('c1', 'k5')), 'SUSPECTED_FRAUD')
   t.equal(Number((await findSimCard(db, 'c1'))?.available_minor), 5_000, 'declines take no credit')
 })
+
+t.test('captures and voids: concurrent duplicates settle once; refusals change nothing', async (t) => {
+  const { db, processor, card } = await setup(t)
+  await card('c1', 10_000)
+  const hold = async (key: string) => {
+    const r = await processor.authorize({ cardToken: 'c1', amountMinor: 3_000, currency: 'EUR', idempotencyKey: key, allowPartial: false })
+    if (!r.ok) throw new Error(`no hold: ${r.reason.code}`)
+    return r.value.authId
+  }
+  const a = await hold('h1')
+  const b = await hold('h2')
+  t.equal(Number((await findSimCard(db, 'c1'))?.available_minor), 4_000)
+
+  const over = await processor.capture({ authId: a, amountMinor: 3_001, idempotencyKey: 'over' })
+  t.match(over, { ok: false, reason: { code: 'AMOUNT_OUT_OF_RANGE' } }, 'a capture above the hold is refused')
+  t.equal(Number((await findSimCard(db, 'c1'))?.available_minor), 4_000, 'and changes nothing')
+
+  const caps = await Promise.all(Array.from({ length: 6 }, () => processor.capture({ authId: a, amountMinor: 1_000, idempotencyKey: 'cap-a' })))
+  t.ok(caps.every((r) => r.ok && r.value.capturedMinor === 1_000), 'every duplicate gets the same answer')
+  t.equal(Number((await findSimCard(db, 'c1'))?.available_minor), 6_000, 'the rest of the hold came back once')
+  const other = await processor.capture({ authId: a, amountMinor: 500, idempotencyKey: 'cap-a-2' })
+  t.match(other, { ok: false, reason: { code: 'DECLINED' } }, 'a second capture under another key is declined')
+  t.match(await processor.void({ authId: a, idempotencyKey: 'void-a' }), { ok: false, reason: { code: 'DECLINED' } }, 'a captured hold cannot be voided')
+
+  const voids = await Promise.all(Array.from({ length: 6 }, () => processor.void({ authId: b, idempotencyKey: 'void-b' })))
+  t.ok(voids.every((r) => r.ok), 'every duplicate void succeeds')
+  t.equal(Number((await findSimCard(db, 'c1'))?.available_minor), 9_000, 'the voided hold came back once')
+  t.match(await processor.capture({ authId: b, amountMinor: 100, idempotencyKey: 'cap-b' }), { ok: false, reason: { code: 'DECLINED' } })
+  t.equal(Number((await findSimCard(db, 'c1'))?.available_minor), 9_000)
+})
