@@ -66,10 +66,19 @@ export function sessionRoutes(deps: CloudDeps): FastifyPluginAsync {
           response: { 200: SaleReportResponse, ...errorResponses },
         },
       },
-      async (req) => {
+      async (req, reply) => {
         const caller = req.caller
         if (caller?.role !== 'station') throw refuse('FORBIDDEN')
-        return reportSale(deps, caller, (req.body as SaleReport).saleJws)
+        const claim = req.idem
+        const r = await reportSale(
+          deps,
+          caller,
+          (req.body as SaleReport).saleJws,
+          claim ? { ...claim, statusCode: 200, serialize: (x) => serialized(reply.status(200).serialize(x), x) } : undefined,
+        )
+        // Stored with the settlement's commit: nothing left for the onSend hook.
+        if (r.answered) req.idem = null
+        return r.out
       },
     )
 

@@ -19,6 +19,7 @@ import { importPublicKeyCached } from '../auth/auth.service.ts'
 import type { Db, SessionTable } from '../db/database.ts'
 import type { CloudDeps } from '../deps.ts'
 import { refuse } from '../errors/errors.ts'
+import { type IdempotentAnswer, idempotencyDoneCte } from '../idempotency/idempotency.repository.ts'
 import { capturePostings, entryCtes, lateCapturePostings, postEntry, releasePostings } from '../ledger/ledger.repository.ts'
 import { appendOutbox, type OutboxEventInput, outboxCte } from '../outbox/outbox.repository.ts'
 import { findSession, findSessionForCaller, lockSession, type SessionRow, updateSession, updateSessionReturning } from './session.repository.ts'
@@ -55,12 +56,29 @@ const OPEN_STATES = ['held', 'pump_authorized', 'fueling']
 
 const SETTLED_STATES: SessionState[] = ['captured', 'voided', 'expired', 'declined', 'failed']
 
-/** POST /v1/sales: a station's signed sale settles its session. */
+/**
+ * What the sale's answer needs besides the session: the receipt's station
+ * name and card, read with the session before the sale is decided. With an
+ * `answer`, the answer is stored with its idempotency key in the statement
+ * that settles the session (`stored` then says it was).
+ */
+interface SaleReply {
+  parts: ReceiptParts | undefined
+  answer?: IdempotentAnswer | undefined
+  stored?: SaleReportResponse
+}
+
+/**
+ * POST /v1/sales: a station's signed sale settles its session. `answered`:
+ * the answer was stored with the request's idempotency key (`answer`) in the
+ * settlement's own commit, so the route has nothing left to store.
+ */
 export async function reportSale(
   deps: CloudDeps,
   caller: Extract<Caller, { role: 'station' }>,
   saleJws: string,
-): Promise<SaleReportResponse> {
+  answer?: IdempotentAnswer,
+): Promise<{ out: SaleReportResponse; answered: boolean }> {
   const v = await verifySaleRecord(saleJws, async (kid) => {
     // Usually the key the request's own assertion was just verified with: no second read.
     if (caller.verifiedKey?.kid === kid) return caller.verifiedKey.key
@@ -79,14 +97,17 @@ export async function reportSale(
 
   // A void decided but not yet carried out (processor slow or down) is
   // finished first, so that a late capture always starts from a released hold.
-  let decided = await decideSale(deps, caller, sale, true)
+  const seen = await findSessionWithReceiptParts(deps.db, sale.sessionId)
+  let decided = await decideSale(deps, caller, sale, true, seen?.row)
   if (decided === 'finish-void-first') {
     await finishSettlement(deps, sale.sessionId)
     decided = await decideSale(deps, caller, sale, false)
   }
   if (decided === 'finish-void-first') throw new Error('unreachable: the void was finished first')
-  const final = await finishSettlement(deps, decided.id, decided)
-  return saleResponse(deps, final)
+  const reply: SaleReply = { parts: seen?.parts, answer }
+  const final = await finishSettlement(deps, decided.id, decided, reply)
+  if (reply.stored) return { out: reply.stored, answered: true }
+  return { out: await saleResponse(deps, final, reply.parts), answered: false }
 }
 
 /**
@@ -106,8 +127,9 @@ async function decideSale(
   caller: Extract<Caller, { role: 'station' }>,
   sale: SaleRecord,
   voidFirst: boolean,
+  read?: SessionRow,
 ): Promise<SessionRow | 'finish-void-first'> {
-  const seen = await findSession(deps.db, sale.sessionId)
+  const seen = read ?? (await findSession(deps.db, sale.sessionId))
   const first = await applySaleDecision(deps, deps.db, seen, caller, sale, voidFirst)
   if (first !== 'changed') return first
   return deps.db.transaction().execute(async (tx) => {
@@ -288,7 +310,7 @@ function sameSale(a: SaleRecord, b: SaleRecord): boolean {
  * as it stands. `known` is the row as step 1 just committed it (saves a
  * read); everything that matters is re-checked under the row lock.
  */
-export async function finishSettlement(deps: CloudDeps, sessionId: string, known?: SessionRow): Promise<SessionRow> {
+export async function finishSettlement(deps: CloudDeps, sessionId: string, known?: SessionRow, reply?: SaleReply): Promise<SessionRow> {
   const row = known ?? (await findSession(deps.db, sessionId))
   if (!row) throw refuse('SESSION_NOT_FOUND')
   if (row.settled_at || !row.settle_action) return row
@@ -308,7 +330,7 @@ export async function finishSettlement(deps: CloudDeps, sessionId: string, known
   // Usually one statement: written only if the session is still as `row`
   // says. Otherwise (a concurrent settlement got there, or `row` was stale)
   // under the row lock, from the row as it is now.
-  const done = await settleRecorded(deps, deps.db, row)
+  const done = await settleRecorded(deps, deps.db, row, reply)
   if (done) return done
   return deps.db.transaction().execute(async (tx) => {
     const locked = await lockSession(tx, sessionId)
@@ -327,7 +349,7 @@ export async function finishSettlement(deps: CloudDeps, sessionId: string, known
  * amounts were computed from is unchanged and the session is unsettled; the
  * other writes happen only if it did. Undefined when nothing was written.
  */
-async function settleRecorded(deps: CloudDeps, db: Db, row: SessionRow): Promise<SessionRow | undefined> {
+async function settleRecorded(deps: CloudDeps, db: Db, row: SessionRow, reply?: SaleReply): Promise<SessionRow | undefined> {
   const sessionId = row.id
   const hold = Number(row.hold_amount_minor)
   const captured = row.settle_action === 'capture' ? Number(row.settle_amount_minor ?? 0) : 0
@@ -335,16 +357,20 @@ async function settleRecorded(deps: CloudDeps, db: Db, row: SessionRow): Promise
   if (captured > hold || captured < 0) throw new Error(`capture ${captured} above hold ${hold} for ${sessionId}`)
   const released = hold - captured
   const state: SessionState = row.settle_action === 'capture' ? 'captured' : row.state === 'expired' ? 'expired' : 'voided'
+  const settled = {
+    state,
+    captured_minor: captured,
+    released_minor: released,
+    settled_at: new Date(deps.nowMs()),
+    receipt_id: captured > 0 ? `r_${randomBytes(9).toString('base64url')}` : null,
+  }
+  // The sale's answer is known before the write (the row as it will be once
+  // written), so it commits with the settlement and its idempotency key.
+  const answer = reply?.answer && (state !== 'captured' || reply.parts) ? reply.answer : undefined
+  const response = answer ? saleResponseFrom({ ...row, ...settled }, reply?.parts) : undefined
   const update = db
     .updateTable('sessions')
-    .set({
-      state,
-      captured_minor: captured,
-      released_minor: released,
-      settled_at: new Date(deps.nowMs()),
-      receipt_id: captured > 0 ? `r_${randomBytes(9).toString('base64url')}` : null,
-      updated_at: sql`now()` as unknown as Date,
-    })
+    .set({ ...settled, updated_at: sql`now()` as unknown as Date })
     .where('id', '=', sessionId)
     .where('settled_at', 'is', null)
     .where(stillAsRead(row, ['state', 'settle_action', 'settle_amount_minor', 'hold_amount_minor', 'reason_code']))
@@ -363,10 +389,18 @@ async function settleRecorded(deps: CloudDeps, db: Db, row: SessionRow): Promise
       stationId: row.station_id,
       accountId: row.account_id,
       payload: { sessionId, pump: row.pump, state, capturedMinor: captured, releasedMinor: released, currency: row.currency, reason: row.reason_code },
-    })}
+    })}${
+      answer && response
+        ? sql`,
+    ${idempotencyDoneCte('answer', 's', { scope: answer.scope, key: answer.key, statusCode: answer.statusCode, response: answer.serialize(response) })}`
+        : sql``
+    }
     SELECT * FROM s`.execute(db)
   const updated = r.rows[0]
-  if (updated) deps.metrics.settlements.inc({ state })
+  if (updated) {
+    deps.metrics.settlements.inc({ state })
+    if (reply && response) reply.stored = response
+  }
   return updated
 }
 
@@ -463,27 +497,58 @@ async function finishLateCapture(deps: CloudDeps, row: SessionRow): Promise<Sess
   })
 }
 
-async function saleResponse(deps: CloudDeps, row: SessionRow): Promise<SaleReportResponse> {
+async function saleResponse(deps: CloudDeps, row: SessionRow, parts: ReceiptParts | undefined): Promise<SaleReportResponse> {
+  if (row.state === 'captured' && !parts) return saleResponseFrom(row, await readReceiptParts(deps.db, row))
+  return saleResponseFrom(row, parts)
+}
+
+/** The answer to a sale report; a captured session's receipt from `parts`. */
+function saleResponseFrom(row: SessionRow, parts: ReceiptParts | undefined): SaleReportResponse {
   const out: SaleReportResponse = {
     sessionId: row.id,
     state: row.state as SessionState,
     capturedMinor: Number(row.captured_minor),
     releasedMinor: Number(row.released_minor),
   }
-  if (row.state === 'captured') out.receipt = await receiptFor(deps.db, row)
+  if (row.state === 'captured') {
+    if (!parts?.station || !parts.pm) throw refuse('INTERNAL', 'session refers to missing rows')
+    out.receipt = toReceipt(row, parts.station, parts.pm)
+  }
   return out
+}
+
+/** What a receipt shows besides the session: the station's name and the card (null when missing). */
+interface ReceiptParts {
+  station: { name: string } | null
+  pm: { id: string; brand: string; last4: string; name: string | null } | null
+}
+
+const receiptPartsSql = (stationId: unknown, paymentMethodId: unknown) => sql`
+      (SELECT jsonb_build_object('name', st.name) FROM stations st WHERE st.id = ${stationId}) AS receipt_station,
+      (SELECT jsonb_build_object('id', m.id, 'brand', m.brand, 'last4', m.last4, 'name', m.name)
+        FROM payment_methods m WHERE m.id = ${paymentMethodId}) AS receipt_pm`
+
+/** The receipt's station name and card for a session, in one round trip. */
+async function readReceiptParts(db: Db, row: SessionRow): Promise<ReceiptParts> {
+  const r = await sql<{ receipt_station: ReceiptParts['station']; receipt_pm: ReceiptParts['pm'] }>`
+    SELECT ${receiptPartsSql(sql`${row.station_id}::text`, sql`${row.payment_method_id}::text`)}`.execute(db)
+  return { station: r.rows[0]?.receipt_station ?? null, pm: r.rows[0]?.receipt_pm ?? null }
+}
+
+/** A session with its receipt's parts, in one round trip (undefined when there is no such session). */
+async function findSessionWithReceiptParts(db: Db, id: string): Promise<{ row: SessionRow; parts: ReceiptParts } | undefined> {
+  const r = await sql<SessionRow & { receipt_station: ReceiptParts['station']; receipt_pm: ReceiptParts['pm'] }>`
+    SELECT s.*, ${receiptPartsSql(sql.ref('s.station_id'), sql.ref('s.payment_method_id'))}
+    FROM sessions s WHERE s.id = ${id}::text`.execute(db)
+  const found = r.rows[0]
+  if (!found) return undefined
+  const { receipt_station, receipt_pm, ...row } = found
+  return { row, parts: { station: receipt_station, pm: receipt_pm } }
 }
 
 /** A captured session's receipt: the station's name and the card, read in one round trip. */
 export async function receiptFor(db: Db, row: SessionRow): Promise<Receipt> {
-  const r = await sql<{ station: { name: string } | null; pm: { id: string; brand: string; last4: string; name: string | null } | null }>`
-    SELECT
-      (SELECT jsonb_build_object('name', s.name) FROM stations s WHERE s.id = ${row.station_id}::text) AS station,
-      (SELECT jsonb_build_object('id', m.id, 'brand', m.brand, 'last4', m.last4, 'name', m.name)
-        FROM payment_methods m WHERE m.id = ${row.payment_method_id}::text) AS pm`.execute(db)
-  const { station, pm } = r.rows[0] ?? { station: null, pm: null }
-  if (!station || !pm) throw refuse('INTERNAL', 'session refers to missing rows')
-  return toReceipt(row, station, pm)
+  return saleResponseFrom(row, await readReceiptParts(db, row)).receipt as Receipt
 }
 
 /** GET /v1/receipts/:sessionId: the caller's captured session as a receipt. */

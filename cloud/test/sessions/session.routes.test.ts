@@ -31,8 +31,16 @@ t.test('walking skeleton: hold, pump authorization, sale, capture, receipt', asy
   }
 
   const sale = await saleFor(w, a, { volumeMilli: 20_000 })
-  const settled = await reportSale(cloud, w, sale.jws)
+  const saleKey = idem()
+  const settled = await reportSale(cloud, w, sale.jws, saleKey)
   t.equal(settled.status, 200, settled.raw)
+  const stored = await cloud.db.selectFrom('idempotency_keys').selectAll().where('key', '=', saleKey).executeTakeFirstOrThrow()
+  t.match(stored, { state: 'done', status_code: 200 }, 'the answer was stored with the key')
+  t.same(JSON.parse(String(stored.response)), settled.body, 'exactly the answer sent')
+  const replay = await reportSale(cloud, w, sale.jws, saleKey)
+  t.equal(replay.status, 200)
+  t.equal(replay.headers['idempotent-replayed'], 'true', 'the same key replays')
+  t.equal(replay.raw, settled.raw, 'byte for byte')
   const amount = amountForVolume(20_000, 1799, 'EUR')
   t.equal(settled.body.state, 'captured')
   t.equal(settled.body.capturedMinor, amount)
