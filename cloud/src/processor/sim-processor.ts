@@ -40,12 +40,15 @@ export function createSimProcessor(opts: {
     await delay()
     const injected = faults.fail?.('authorize')
     if (injected) return fail(injected)
-    // Both reads in one statement; neither locks (the credit is re-read under the card's lock below).
-    const { prior, card } = await findPriorAndCard(db, input.idempotencyKey, input.cardToken)
-    if (prior) return priorAnswer(prior)
-    const decline = decide(card, input, now())
     const id = `sa_${randomBytes(10).toString('hex')}`
     try {
+      const approved = await approveAtOnce(db, input, id, now())
+      if (approved !== undefined) return ok({ authId: id, approvedMinor: approved })
+      // Anything but a plain approval: both reads in one statement; neither
+      // locks (the credit is re-read under the card's lock below).
+      const { prior, card } = await findPriorAndCard(db, input.idempotencyKey, input.cardToken)
+      if (prior) return priorAnswer(prior)
+      const decline = decide(card, input, now())
       if (!card) return fail('DECLINED')
       if (decline) {
         await db
@@ -184,6 +187,39 @@ export function createSimProcessor(opts: {
   }
 
   return { authorize, capture, void: voidAuth }
+}
+
+/**
+ * The common authorization in one statement: a new key, a card that
+ * decide() would approve, the credit taken under the card's row lock (the
+ * conditions are re-checked on the locked row) and the authorization
+ * recorded. Undefined, having written nothing, for anything else (a
+ * decline, a repeated key); the caller then decides the slow way. The
+ * conditions here are decide()'s, so both paths approve alike.
+ */
+async function approveAtOnce(db: Db, input: AuthorizeInput, id: string, nowMs: number): Promise<number | undefined> {
+  const d = new Date(nowMs)
+  const ym = d.getUTCFullYear() * 12 + d.getUTCMonth() + 1
+  const amount = input.amountMinor
+  if (amount <= 0 || amount > SIM_FRAUD_THRESHOLD_MINOR) return undefined
+  const r = await sql<{ approved_minor: number }>`
+    WITH c AS (
+      SELECT token, CASE WHEN ${input.allowPartial}::boolean THEN LEAST(${amount}::bigint, available_minor) ELSE ${amount}::bigint END AS approved
+      FROM sim_cards
+      WHERE token = ${input.cardToken}::text AND forced_decline IS NULL AND currency = ${input.currency}::text
+        AND exp_year * 12 + exp_month >= ${ym}::int AND available_minor > 0
+        AND (${input.allowPartial}::boolean OR available_minor >= ${amount}::bigint)
+        AND NOT EXISTS (SELECT 1 FROM sim_authorizations WHERE idempotency_key = ${input.idempotencyKey}::text)
+      FOR NO KEY UPDATE
+    ), u AS (
+      UPDATE sim_cards s SET available_minor = s.available_minor - c.approved FROM c WHERE s.token = c.token
+    )
+    INSERT INTO sim_authorizations (id, idempotency_key, card_token, currency, requested_minor, approved_minor, state, decline_code)
+    SELECT ${id}::text, ${input.idempotencyKey}::text, c.token, ${input.currency}::text, ${amount}::bigint, c.approved, 'authorized', NULL
+    FROM c
+    RETURNING approved_minor`.execute(db)
+  const row = r.rows[0]
+  return row ? Number(row.approved_minor) : undefined
 }
 
 function decide(

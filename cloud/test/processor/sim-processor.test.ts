@@ -119,3 +119,14 @@ t.test('captures and voids: concurrent duplicates settle once; refusals change n
   t.match(await processor.capture({ authId: b, amountMinor: 100, idempotencyKey: 'cap-b' }), { ok: false, reason: { code: 'DECLINED' } })
   t.equal(Number((await findSimCard(db, 'c1'))?.available_minor), 9_000)
 })
+
+t.test('a card with some credit left: a full hold is declined, a partial one gets what is left', async (t) => {
+  const { db, processor, card } = await setup(t)
+  await card('c1', 1_500)
+  const full = await processor.authorize({ cardToken: 'c1', amountMinor: 2_000, currency: 'EUR', idempotencyKey: 'f', allowPartial: false })
+  t.match(full, { ok: false, reason: { code: 'INSUFFICIENT_FUNDS' } })
+  t.equal(Number((await findSimCard(db, 'c1'))?.available_minor), 1_500, 'the decline took nothing')
+  const part = await processor.authorize({ cardToken: 'c1', amountMinor: 2_000, currency: 'EUR', idempotencyKey: 'p', allowPartial: true })
+  t.match(part, { ok: true, value: { approvedMinor: 1_500 } })
+  t.equal(Number((await findSimCard(db, 'c1'))?.available_minor), 0)
+})
