@@ -8,7 +8,9 @@ import { boundingBox, distanceM } from './geo.ts'
 import { findStation, listOperatorStations, type PumpView, stationPumps, stationsInBox } from './station.repository.ts'
 
 const bearer = [{ bearer: [] }]
-const NUM = '^-?[0-9]{1,3}(\\.[0-9]{1,10})?$'
+// A coordinate as a JavaScript number prints it: up to 17 significant digits
+// (a GPS fix's double), an exponent near zero (String(1e-7) is '1e-7').
+const NUM = '^-?[0-9]{1,3}(\\.[0-9]{1,20})?([eE][-+]?[0-9]{1,3})?$'
 
 const NearQuery = Type.Object(
   {

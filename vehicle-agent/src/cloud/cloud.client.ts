@@ -55,6 +55,8 @@ export interface CloudClientOptions {
 
 const StationList = Type.Array(StationSummary, { maxItems: 100 })
 const MAX_BODY_BYTES = 256 * 1024
+/** A coordinate for a query string: 7 decimals (about 1 cm), never an exponent. */
+const coordinate = (x: number): string => encodeURIComponent(x.toFixed(7))
 
 export function createCloudClient(opts: CloudClientOptions): CloudClient {
   const base = opts.baseUrl.replace(/\/+$/, '')
@@ -116,7 +118,7 @@ export function createCloudClient(opts: CloudClientOptions): CloudClient {
   const enc = encodeURIComponent
   return {
     mqttCredentials: (key) => call('POST', `${API_PREFIX}/mqtt-credentials`, MqttCredentialResponse, {}, key),
-    stationsNear: (p) => call('GET', `${API_PREFIX}/stations/near?lat=${enc(String(p.lat))}&lon=${enc(String(p.lon))}`, StationList),
+    stationsNear: (p) => call('GET', `${API_PREFIX}/stations/near?lat=${coordinate(p.lat)}&lon=${coordinate(p.lon)}`, StationList),
     stationJwks: (id) => call('GET', `${API_PREFIX}/stations/${enc(id)}/jwks`, Type.Object({ keys: Type.Array(Type.Unknown(), { maxItems: 32 }) })),
     requestFuelAuthorization: (req, key) => call('POST', `${API_PREFIX}/fuel-authorizations`, FuelAuthorizationResponse, req, key),
     cancelSession: (id, key) => call('POST', `${API_PREFIX}/sessions/${enc(id)}/cancel`, SessionView, {}, key),

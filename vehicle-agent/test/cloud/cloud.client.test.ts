@@ -22,8 +22,10 @@ async function server(handler: (req: IncomingMessage, body: string, res: ServerR
 t.test('signs each call, retries a POST with the same idempotency key, validates answers', async (t) => {
   const key = await generateSigningKey('car-key-1')
   const seen: { key?: string; auth?: string }[] = []
+  const urls: string[] = []
   let attempts = 0
   const srv = await server((req, body, res) => {
+    urls.push(req.url ?? '')
     seen.push({ key: req.headers['idempotency-key'] as string, auth: req.headers.authorization as string })
     if (req.url?.startsWith('/v1/stations/near')) {
       res.setHeader('content-type', 'application/json')
@@ -46,6 +48,8 @@ t.test('signs each call, retries a POST with the same idempotency key, validates
   const cloud = createCloudClient({ baseUrl: srv.url, vehicleId: 'car7', key, log: silentLogger(), retryDelayMs: 1 })
   const near = await cloud.stationsNear({ lat: 52.52, lon: 13.405 })
   t.same(near, { ok: true, value: [STATION] })
+  await cloud.stationsNear({ lat: 52.520008123456789, lon: 1e-7 })
+  t.same(urls.slice(0, 2), ['/v1/stations/near?lat=52.5200000&lon=13.4050000', '/v1/stations/near?lat=52.5200081&lon=0.0000001'], 'coordinates go as 7 decimals, never as an exponent')
   const auth = seen[0]?.auth?.replace(/^Bearer /, '')
   const v = await verifyClientAssertion(auth, { keysFor: () => key.publicKey as never, nowMs: Date.now() })
   t.match(v, { ok: true, value: { role: 'vehicle', id: 'car7' } }, 'bearer is a client assertion signed by the car key')
@@ -53,7 +57,7 @@ t.test('signs each call, retries a POST with the same idempotency key, validates
   const hold = await cloud.requestFuelAuthorization({ stationId: 'st-berlin-1', pump: 2 }, 'idem-key-0001')
   t.match(hold, { ok: false, reason: { code: 'INSUFFICIENT_FUNDS' } })
   t.equal(attempts, 3)
-  t.same(seen.slice(1).map((s) => s.key), ['idem-key-0001', 'idem-key-0001', 'idem-key-0001'], 'every retry reuses the key made before sending')
+  t.same(seen.slice(2).map((s) => s.key), ['idem-key-0001', 'idem-key-0001', 'idem-key-0001'], 'every retry reuses the key made before sending')
 
   t.match(await cloud.receipt('s1'), { ok: false, reason: { code: 'SCHEMA_INVALID' } }, 'a wrong shape is refused')
   t.match(await cloud.getSession('s1'), { ok: false, reason: { code: 'BAD_JSON' } }, 'HTML is refused')
