@@ -91,6 +91,8 @@ export async function runSimulation(cfg: Readonly<SimConfig>, deps: RunDeps): Pr
     log,
     logLevel: cfg.logLevel,
     dataDir: deps.cloudDataDir,
+    // BENCH_CLOUD_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles a spawned cloud here too.
+    nodeArgs: process.env.BENCH_CLOUD_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? [],
   })
   const stations: StationSim[] = []
   const cars: SimCar[] = []
