@@ -38,6 +38,10 @@ export interface OpenDatabaseOptions {
    * each shape once per connection instead of on every execution.
    */
   prepare?: boolean
+  /** Close a pooled connection idle this long (pg's default 10 s); a service keeps them longer. */
+  idleTimeoutMs?: number
+  /** Open this many pooled connections before returning, so the first requests do not pay for them. */
+  warmConnections?: number
 }
 
 /** Executions of one SQL text before it is prepared; rarer shapes (long IN lists) stay unnamed. */
@@ -127,6 +131,7 @@ export async function openDatabase<DB>(opts: OpenDatabaseOptions): Promise<Datab
     const pool = new pg.Pool({
       connectionString: opts.url,
       max: opts.poolSize ?? 10,
+      ...(opts.idleTimeoutMs !== undefined ? { idleTimeoutMillis: opts.idleTimeoutMs } : {}),
       ...(opts.prepare === false ? {} : { Client: preparingClient(createStatementNames()) }),
       connectionTimeoutMillis: 10_000,
       types: {
@@ -135,7 +140,22 @@ export async function openDatabase<DB>(opts: OpenDatabaseOptions): Promise<Datab
       },
     })
     const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) })
-    return { db, kind: 'postgres', pool, url: opts.url, close: () => db.destroy() }
+    // Kysely ends the pool only if it ever used it: end it here in any case.
+    const close = async () => {
+      await db.destroy()
+      if (!pool.ended) await pool.end()
+    }
+    const warm = Math.min(opts.warmConnections ?? 0, opts.poolSize ?? 10)
+    if (warm > 0) {
+      const clients = await Promise.allSettled(Array.from({ length: warm }, () => pool.connect()))
+      for (const c of clients) if (c.status === 'fulfilled') c.value.release()
+      const failed = clients.find((c) => c.status === 'rejected')
+      if (failed) {
+        await close()
+        throw failed.reason
+      }
+    }
+    return { db, kind: 'postgres', pool, url: opts.url, close }
   }
   if (opts.dataDir) await mkdir(opts.dataDir, { recursive: true })
   const pglite = await PGlite.create(opts.dataDir ?? 'memory://', {

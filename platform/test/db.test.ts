@@ -71,3 +71,18 @@ t.test('postgres: repeated statements run prepared; a stale prepared select * fa
   await t.rejects(read(), { code: '0A000' }, 'the stale prepared statement fails once')
   t.same(await read(), { id: 1, v: 10, w: 7 }, 'then runs under a new name with the new column')
 })
+
+t.test('postgres: warm connections are open before the handle is returned, and kept while idle', { skip: noPostgres }, async (t) => {
+  process.env.FUELPAY_TEST_DB = 'postgres'
+  const tdb = await createTestDatabase()
+  const h = await openDatabase({ url: tdb.url, poolSize: 5, warmConnections: 3, idleTimeoutMs: 60_000 })
+  const cold = await openDatabase({ url: tdb.url, poolSize: 5 })
+  t.teardown(async () => {
+    await h.close()
+    await cold.close()
+    await tdb.cleanup()
+  })
+  t.equal(h.pool?.totalCount, 3, 'three connections opened')
+  t.equal(h.pool?.idleCount, 3, 'and handed back to the pool')
+  t.equal(cold.pool?.totalCount, 0, 'none without warmConnections')
+})

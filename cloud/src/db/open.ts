@@ -19,6 +19,10 @@ export async function openCloudDatabase(opts: {
   const handle = await openDatabase<Tables>({
     url: opts.databaseUrl,
     poolSize: opts.poolSize ?? 20,
+    // A connection costs a few milliseconds to open: keep them (5 min idle)
+    // and open a few at start, so a burst after a quiet spell does not wait.
+    idleTimeoutMs: 300_000,
+    warmConnections: 4,
     dataDir: opts.databaseUrl ? undefined : opts.dataDir ? join(opts.dataDir, 'pglite') : undefined,
   })
   if (opts.migrate ?? true) {
