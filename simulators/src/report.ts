@@ -250,7 +250,7 @@ function htmlTable(head: string[], rows: string[][]): string {
 export function renderHtml(r: SimReport): string {
   const s = r.stats
   const charts: string[] = []
-  const latencyNames = Object.keys(s.latencies)
+  const latencyNames = Object.keys(s.latencies).filter((n) => !n.endsWith('.steady'))
   for (const name of latencyNames) {
     const pts = (q: 'p50' | 'p90' | 'p99' | 'max') =>
       s.series

@@ -77,12 +77,15 @@ try {
       : Number.NaN
   const a = s.latencies.authorize
   const c = s.latencies.capture
+  const as = s.latencies['authorize.steady']
+  const cs = s.latencies['capture.steady']
   process.stdout.write(
     [
       `offered ${rate}/s for ${env.durationS} s to ${vehicles} vehicles at ${stations} stations x 4 pumps: started ${s.totals.started ?? 0}, captured ${s.totals.captured ?? 0}, skipped (no free pump/car) ${s.totals.skipped ?? 0}, errors ${Object.values(s.errors).reduce((x, y) => x + y, 0)}`,
       `sustained captured sessions/s (first start to last capture): ${fmt(sustained, 1)}`,
       `utterance -> pump authorized: p50 ${fmt(a?.p50 ?? Number.NaN)} ms, p99 ${fmt(a?.p99 ?? Number.NaN)} ms, max ${fmt(a?.max ?? Number.NaN)} ms (target p99 < 50 ms)`,
       `hang-up -> captured:          p50 ${fmt(c?.p50 ?? Number.NaN)} ms, p99 ${fmt(c?.p99 ?? Number.NaN)} ms, max ${fmt(c?.max ?? Number.NaN)} ms`,
+      `after the first 2 s (warm-up): utterance -> authorized p50 ${fmt(as?.p50 ?? Number.NaN)} / p99 ${fmt(as?.p99 ?? Number.NaN)} ms (${as?.count ?? 0} sessions), hang-up -> captured p50 ${fmt(cs?.p50 ?? Number.NaN)} / p99 ${fmt(cs?.p99 ?? Number.NaN)} ms`,
       `floor (${floor.method}, single-row insert tx, ${floor.clients} clients): ${fmt(floor.txPerS)}/s`,
       `invariants: ${
         report.ok
