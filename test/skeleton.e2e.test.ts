@@ -1,3 +1,5 @@
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import t from 'tap'
 import { startWorld } from './helpers/fixture.ts'
 import { startProgram } from './helpers/processes.ts'
@@ -14,6 +16,7 @@ t.test('a driver pays for pump 2 by text command, across real processes', async 
     '--vehicle-id', world.vehicle.id,
     '--cloud-url', world.httpUrl,
     '--key-file', world.vehicle.keyFile,
+    '--state-dir', join(world.dir, 'agent-state'),
     '--lat', String(world.station.lat),
     '--lon', String(world.station.lon),
     '--yes',
@@ -25,6 +28,8 @@ t.test('a driver pays for pump 2 by text command, across real processes', async 
   t.equal(code, 0, `agent exits 0 on a paid fueling\n${out}\n${agent.stderr.join('\n')}`)
   t.match(out, /40\.00 EUR/, 'the hold amount is read back')
   t.match(out, /visa|4242/i, 'the receipt names the card')
+  const pending = JSON.parse(await readFile(join(world.dir, 'agent-state', `${world.vehicle.id}.pending.json`), 'utf8'))
+  t.same(pending.pending, [], 'the hold was kept while it was used and forgotten once the session ended')
 
   // The cloud's own ledger check: every journal entry balanced, captures within holds.
   const res = await fetch(`${world.httpUrl}/v1/admin/ledger/verify`, { headers: { authorization: `Bearer ${world.adminToken}` } })

@@ -61,7 +61,10 @@ export interface Speaker {
 /**
  * Idempotency keys are made and kept before a request is sent, so that a
  * retry (or an agent restarted mid-request) reuses the key and the cloud
- * cannot place a second hold. `keep` must have stored the key when it resolves.
+ * cannot place a second hold. `keep` must have stored the key when it
+ * resolves; keeping a key again replaces its body. A hold's key is kept
+ * (with its session once granted) until the session ends, so a restarted
+ * agent can cancel a hold nobody will use (cloud/pending.ts).
  */
 export interface KeyStore {
   keep(purpose: string, key: string, body: unknown): void | Promise<void>
@@ -173,6 +176,8 @@ export function createVehicleAgent(opts: VehicleAgentOptions): VehicleAgent {
   let closed = false
   let link: Promise<PumpLink> | undefined
   let authorizeRequestId: string | undefined
+  /** The idempotency key of this session's hold, kept in `keys` until the session ends. */
+  let holdKey: string | undefined
   let republish: unknown
   let speaking: Promise<void> = Promise.resolve()
   const listeners = new Set<() => void>()
@@ -236,10 +241,17 @@ export function createVehicleAgent(opts: VehicleAgentOptions): VehicleAgent {
         ensureLink()
         return background('request-hold', async () => {
           const key = ids()
-          await keys.keep('fuel-authorization', key, fx.request)
+          const at = clock.now()
+          holdKey = key
+          await keys.keep('fuel-authorization', key, { request: fx.request, at })
           const res = await cloud.requestFuelAuthorization(fx.request, key)
+          if (res.ok) {
+            // Kept until the session ends: an agent restarted meanwhile cancels this hold (settlePending).
+            await keys.keep('fuel-authorization', key, { request: fx.request, at, sessionId: res.value.sessionId })
+            return { type: 'hold-granted', hold: res.value }
+          }
+          holdKey = undefined
           await keys.done('fuel-authorization', key)
-          if (res.ok) return { type: 'hold-granted', hold: res.value }
           if (STATION_LIST_REASONS.has(res.reason.code)) nearby?.clear()
           return { type: 'hold-declined', reason: res.reason }
         })
@@ -301,6 +313,14 @@ export function createVehicleAgent(opts: VehicleAgentOptions): VehicleAgent {
       }
       case 'finished':
         if (republish !== undefined) clock.clearTimeout(republish)
+        if (holdKey !== undefined) {
+          const key = holdKey
+          holdKey = undefined
+          background('forget-hold', async () => {
+            await keys.done('fuel-authorization', key)
+            return undefined
+          })
+        }
         finishedResolve(fx.outcome)
         return
     }

@@ -6,6 +6,7 @@ import type { BeaconSighting } from './location/location.ts'
  *
  *   vehicle-agent --vehicle-id ID --cloud-url URL --key-file car.jwk [--lat N --lon N]
  *                 [--lang en|de|fr|ar] [--yes] [--ble] [--beacon MAJOR:MINOR:RSSI[:TX]]... [--speak-dir DIR]
+ *                 [--state-dir DIR]
  *                 ( say "pay for pump 2" | --audio file.wav | interactive )
  */
 export interface CliConfig {
@@ -20,6 +21,8 @@ export interface CliConfig {
   ble: boolean
   beacons: BeaconSighting[]
   speakDir?: string
+  /** Where requests that must survive a restart are kept (default .data/vehicle-agent). */
+  stateDir: string
   mode: { kind: 'say'; text: string } | { kind: 'audio'; path: string } | { kind: 'interactive' }
   logLevel: string
 }
@@ -30,6 +33,7 @@ export class UsageError extends Error {
 
 export const USAGE = `usage: vehicle-agent --vehicle-id ID --cloud-url URL --key-file car.jwk [--lat N --lon N]
        [--lang en|de|fr|ar] [--yes] [--ble] [--beacon MAJOR:MINOR:RSSI[:TX]]... [--speak-dir DIR]
+       [--state-dir DIR]
        ( say "pay for pump 2" | --audio file.wav | interactive )`
 
 export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): Readonly<CliConfig> {
@@ -90,6 +94,7 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
     ble,
     beacons,
     ...(flags.get('speak-dir') ? { speakDir: flags.get('speak-dir') as string } : {}),
+    stateDir: flags.get('state-dir') ?? '.data/vehicle-agent',
     mode,
     logLevel: env.LOG_LEVEL ?? 'warn',
   })

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { mkdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -5,6 +6,7 @@ import { formatAmount, formatVolume, importSigningKey, type Currency } from '@fu
 import { createLogger } from '@fuelpay/platform'
 import { createVehicleAgent, type Reply, type Speaker } from './agent.ts'
 import { createCloudClient } from './cloud/cloud.client.ts'
+import { fileKeyStore, settlePending } from './cloud/pending.ts'
 import { parseArgs, USAGE, UsageError } from './config.ts'
 import type { Outcome } from './dialogue/dialogue.machine.ts'
 import nodeBle from 'node-ble'
@@ -53,7 +55,12 @@ async function main(): Promise<number> {
     position: fixed.position,
     beacons: async () => [...(await fixed.beacons()), ...(scanner ? await scanner.beacons() : [])],
   }
+  // What the last run left unfinished (a hold nobody will use) is settled before anything new.
+  const keys = await fileKeyStore(join(cfg.stateDir, `${cfg.vehicleId.replace(/[^A-Za-z0-9_-]/g, '_')}.pending.json`))
+  const left = await settlePending({ keys, cloud, log, ids: () => randomBytes(16).toString('hex'), nowMs: Date.now })
+  if (left.cancelled.length > 0) process.stdout.write(`agent: cancelled ${left.cancelled.length} unused hold(s) from the last run\n`)
   const agent = createVehicleAgent({
+    keys,
     log,
     config: { vehicleId: cfg.vehicleId, lang: cfg.lang },
     cloud,

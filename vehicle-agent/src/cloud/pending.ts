@@ -1,0 +1,147 @@
+import { mkdir, open, readFile, rename } from 'node:fs/promises'
+import { dirname } from 'node:path'
+import type { FuelAuthorizationRequest, ReasonCode } from '@fuelpay/proto'
+import type { Logger } from 'pino'
+import type { KeyStore } from '../agent.ts'
+import type { CloudClient } from './cloud.client.ts'
+
+/**
+ * Requests an agent started and may not have finished, kept on disk so that
+ * a restarted agent finishes them (design: nothing lost or done twice under
+ * crashes). A hold stays here from before its request is sent until its
+ * session ends; a cancel until the cloud answered it.
+ *
+ * The file is small (one session at a time, plus its cancel) and rewritten
+ * whole on every change: written to a temporary file, synced, renamed.
+ *
+ * @example
+ *   const keys = await fileKeyStore('.data/vehicle-agent/car7.pending.json')
+ *   await settlePending({ keys, cloud, log, ids, nowMs: Date.now })
+ *   const agent = createVehicleAgent({ ..., keys })
+ */
+export interface PendingRequest {
+  purpose: string
+  key: string
+  body: unknown
+}
+
+export interface DurableKeyStore extends KeyStore {
+  pending(): PendingRequest[]
+}
+
+/** What an agent keeps for a hold: the request, when it was made, and the session once granted. */
+export interface HoldRecord {
+  request: FuelAuthorizationRequest
+  at: number
+  sessionId?: string
+}
+
+const FILE_VERSION = 1
+
+export async function fileKeyStore(path: string): Promise<DurableKeyStore> {
+  const entries = new Map<string, { purpose: string; body: unknown }>()
+  try {
+    const parsed = JSON.parse(await readFile(path, 'utf8')) as { version?: unknown; pending?: unknown }
+    if (parsed.version !== FILE_VERSION || !Array.isArray(parsed.pending)) throw new Error(`${path}: not a pending-requests file`)
+    for (const p of parsed.pending as PendingRequest[]) {
+      if (typeof p?.key === 'string' && typeof p.purpose === 'string') entries.set(p.key, { purpose: p.purpose, body: p.body })
+    }
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e
+  }
+  await mkdir(dirname(path), { recursive: true })
+  // Writes one at a time, each the whole current state: the last one written wins.
+  let writing: Promise<void> = Promise.resolve()
+  const persist = (): Promise<void> => {
+    const text = JSON.stringify({ version: FILE_VERSION, pending: [...entries].map(([key, e]) => ({ key, ...e })) })
+    writing = writing.then(async () => {
+      const tmp = `${path}.tmp`
+      const f = await open(tmp, 'w', 0o600)
+      try {
+        await f.writeFile(text)
+        await f.sync()
+      } finally {
+        await f.close()
+      }
+      await rename(tmp, path)
+    })
+    return writing
+  }
+  return {
+    keep(purpose, key, body) {
+      entries.set(key, { purpose, body })
+      return persist()
+    },
+    done(_purpose, key) {
+      if (!entries.delete(key)) return writing
+      return persist()
+    },
+    pending: () => [...entries].map(([key, e]) => ({ key, ...e })),
+  }
+}
+
+/** Answers that may change on a later try: the request stays pending. */
+const TRANSIENT: ReadonlySet<ReasonCode> = new Set<ReasonCode>(['UNAVAILABLE', 'TIMEOUT', 'PROCESSOR_TIMEOUT', 'IDEMPOTENCY_IN_PROGRESS', 'BAD_JSON'])
+
+/**
+ * A hold whose session is unknown (the agent stopped while asking) is asked
+ * again under its own key only this long: the cloud keeps idempotency keys at
+ * least 24 h, and a key it forgot would place a new hold, not find the old one.
+ */
+export const HOLD_REPLAY_WINDOW_MS = 12 * 3_600_000
+
+/**
+ * Finishes what a stopped agent left: a hold it asked for is cancelled (the
+ * driver who asked is no longer in this conversation), a cancel it sent is
+ * sent again under the same key. A hold the pump already took is not
+ * cancellable and needs nothing: the pump's sale settles it. Transient
+ * failures leave the request for the next start.
+ */
+export async function settlePending(o: {
+  keys: DurableKeyStore
+  cloud: Pick<CloudClient, 'requestFuelAuthorization' | 'cancelSession'>
+  log: Logger
+  ids: () => string
+  nowMs: () => number
+}): Promise<{ cancelled: string[]; left: number }> {
+  const cancelled: string[] = []
+  const cancel = async (sessionId: string, key: string): Promise<boolean> => {
+    await o.keys.keep('cancel-session', key, { sessionId })
+    const r = await o.cloud.cancelSession(sessionId, key)
+    if (!r.ok && TRANSIENT.has(r.reason.code)) {
+      o.log.warn({ sessionId, code: r.reason.code }, 'could not cancel a hold left by the last run; will retry')
+      return false
+    }
+    if (r.ok) cancelled.push(sessionId)
+    else o.log.info({ sessionId, code: r.reason.code }, 'a hold left by the last run was not cancellable (the pump settles it)')
+    await o.keys.done('cancel-session', key)
+    return true
+  }
+  const all = o.keys.pending()
+  // Cancels first: a hold below may find its cancel already done.
+  for (const p of all.filter((x) => x.purpose === 'cancel-session')) {
+    const sessionId = (p.body as { sessionId?: unknown })?.sessionId
+    if (typeof sessionId === 'string') await cancel(sessionId, p.key)
+    else await o.keys.done(p.purpose, p.key)
+  }
+  for (const p of all.filter((x) => x.purpose === 'fuel-authorization')) {
+    const hold = p.body as Partial<HoldRecord>
+    let sessionId = hold?.sessionId
+    if (sessionId === undefined) {
+      if (!hold?.request || typeof hold.at !== 'number' || o.nowMs() - hold.at > HOLD_REPLAY_WINDOW_MS) {
+        o.log.warn({ key: p.key }, 'forgetting a hold request too old to ask about again; the cloud releases unused holds')
+        await o.keys.done(p.purpose, p.key)
+        continue
+      }
+      // The same key finds the same answer: the hold it placed, or its refusal.
+      const r = await o.cloud.requestFuelAuthorization(hold.request, p.key)
+      if (!r.ok) {
+        if (!TRANSIENT.has(r.reason.code)) await o.keys.done(p.purpose, p.key)
+        continue
+      }
+      sessionId = r.value.sessionId
+    }
+    if (await cancel(sessionId, o.ids())) await o.keys.done(p.purpose, p.key)
+  }
+  return { cancelled, left: o.keys.pending().length }
+}

@@ -1,0 +1,63 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { silentLogger } from '@fuelpay/platform'
+import { fail, ok, type ReasonCode } from '@fuelpay/proto'
+import t from 'tap'
+import { fileKeyStore, HOLD_REPLAY_WINDOW_MS, settlePending } from '../../src/cloud/pending.ts'
+
+async function dir(t: { teardown(fn: () => unknown): void }) {
+  const d = await mkdtemp(join(tmpdir(), 'fp-pending-'))
+  t.teardown(() => rm(d, { recursive: true, force: true }))
+  return d
+}
+
+t.test('the file keeps what was kept and not done, across reopening; a foreign file is refused', async (t) => {
+  const file = join(await dir(t), 'sub', 'car.pending.json')
+  const a = await fileKeyStore(file)
+  t.same(a.pending(), [], 'no file: nothing pending')
+  // Not awaited one by one: the writes are ordered, the last state wins.
+  await Promise.all([a.keep('fuel-authorization', 'k1', { at: 1 }), a.keep('cancel-session', 'k2', { sessionId: 's1' }), a.done('cancel-session', 'k2')])
+  await a.keep('fuel-authorization', 'k1', { at: 1, sessionId: 's9' })
+  const b = await fileKeyStore(file)
+  t.same(b.pending(), [{ key: 'k1', purpose: 'fuel-authorization', body: { at: 1, sessionId: 's9' } }], 'a kept key replaced, a done one gone')
+  await b.done('fuel-authorization', 'k1')
+  t.same((await fileKeyStore(file)).pending(), [])
+  await writeFile(file, '{"something":"else"}')
+  await t.rejects(fileKeyStore(file), /not a pending-requests file/, 'a file it did not write is not overwritten')
+})
+
+t.test('settling: unknown session asked again then cancelled; transient failures stay; refusals and stale requests go', async (t) => {
+  const file = join(await dir(t), 'car.pending.json')
+  const keys = await fileKeyStore(file)
+  const now = 10 * HOLD_REPLAY_WINDOW_MS
+  const request = { stationId: 'st1', pump: 2 }
+  await keys.keep('fuel-authorization', 'asked', { request, at: now - 1000 })
+  await keys.keep('fuel-authorization', 'granted', { request, at: now - 1000, sessionId: 's-granted' })
+  await keys.keep('fuel-authorization', 'stale', { request, at: now - HOLD_REPLAY_WINDOW_MS - 1 })
+  await keys.keep('fuel-authorization', 'refused', { request, at: now - 1000 })
+  await keys.keep('cancel-session', 'down', { sessionId: 's-down' })
+  const calls: string[] = []
+  const cancelAnswer: Record<string, ReasonCode | 'ok'> = { 's-asked': 'ok', 's-granted': 'FUEL_ALREADY_FLOWING', 's-down': 'UNAVAILABLE' }
+  const cloud = {
+    requestFuelAuthorization: async (_r: unknown, key: string) => {
+      calls.push(`hold ${key}`)
+      return key === 'refused' ? fail('INSUFFICIENT_FUNDS') : ok({ sessionId: `s-${key}` } as never)
+    },
+    cancelSession: async (sessionId: string, key: string) => {
+      calls.push(`cancel ${sessionId} ${key}`)
+      const a = cancelAnswer[sessionId] ?? 'ok'
+      return a === 'ok' ? ok({} as never) : fail(a)
+    },
+  }
+  let n = 0
+  const r = await settlePending({ keys, cloud, log: silentLogger(), ids: () => `new${++n}`, nowMs: () => now })
+  t.same(r.cancelled, ['s-asked'])
+  t.same(calls, ['cancel s-down down', 'hold asked', 'cancel s-asked new1', 'cancel s-granted new2', 'hold refused'], 'the stale request is not asked again')
+  t.same(
+    keys.pending().map((p) => p.key),
+    ['down'],
+    'only the cancel the cloud could not answer is left, under its own key',
+  )
+  t.same(JSON.parse(await readFile(file, 'utf8')).pending.map((p: { key: string }) => p.key), ['down'], 'and that is what the file says')
+})
