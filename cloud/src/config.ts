@@ -11,6 +11,8 @@ import { PUMP_AUTHORIZATION_TTL_S } from '@fuelpay/proto'
 export interface CloudConfig {
   /** postgres:// URL; unset means PGlite under `dataDir`. */
   readonly databaseUrl: string | undefined
+  /** Repeated statements run prepared on PostgreSQL (false behind a pooler that cannot keep them, e.g. PgBouncer in transaction mode before 1.21). */
+  readonly dbPrepare: boolean
   readonly dataDir: string
   readonly httpHost: string
   readonly httpPort: number
@@ -104,6 +106,7 @@ export function loadConfig(env: Env = process.env): CloudConfig {
     errors.push('FUELPAY_MQTT_PASSWORDS_FILE is for an external broker: set FUELPAY_EMBEDDED_BROKER=false')
   const config: CloudConfig = {
     databaseUrl,
+    dbPrepare: bool(env, 'FUELPAY_DB_PREPARE', true, errors),
     dataDir: resolve(env.FUELPAY_DATA_DIR || './.data'),
     httpHost,
     httpPort: int(env, 'FUELPAY_HTTP_PORT', 8080, 0, 65535, errors),

@@ -11,6 +11,9 @@ t.test('defaults, frozen', async (t) => {
   t.ok(c.adminToken.length >= 16)
   t.ok(Object.isFrozen(c))
   t.ok(c.idempotencyTtlMs >= 24 * 3_600_000)
+  t.equal(c.dbPrepare, true, 'statements run prepared unless told otherwise')
+  t.equal(loadConfig({ FUELPAY_DB_PREPARE: 'false' }).dbPrepare, false)
+  t.throws(() => loadConfig({ FUELPAY_DB_PREPARE: 'sometimes' }), /FUELPAY_DB_PREPARE/)
 })
 
 t.test('reads the environment and refuses bad values, naming each', async (t) => {

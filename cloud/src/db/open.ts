@@ -15,10 +15,13 @@ export async function openCloudDatabase(opts: {
   migrate?: boolean
   /** PostgreSQL connections (default 20: a request issues some reads together, at several requests in flight). */
   poolSize?: number
+  /** Repeated statements run prepared (default true). */
+  dbPrepare?: boolean
 }): Promise<DatabaseHandle<Tables>> {
   const handle = await openDatabase<Tables>({
     url: opts.databaseUrl,
     poolSize: opts.poolSize ?? 20,
+    prepare: opts.dbPrepare ?? true,
     // A connection costs a few milliseconds to open: keep them (5 min idle)
     // and open a few at start, so a burst after a quiet spell does not wait.
     idleTimeoutMs: 300_000,
