@@ -28,6 +28,12 @@ export interface ControllerConfig {
   tickMs: number
   /** Retained station status is re-published this often (heartbeat). */
   heartbeatMs: number
+  /**
+   * A change of the sales backlog goes into the station status once it has
+   * held this long (default 2 s): a sale queued and delivered at once, the
+   * usual case, is not news for the console and costs the cloud nothing.
+   */
+  backlogStatusDelayMs?: number
   /** Progress to the car and the console at most this often per pump. */
   progressIntervalMs: number
   /** The cloud's JWKS is re-read this often (rotation, revocation); unknown key ids also trigger a read. */

@@ -152,13 +152,20 @@ export function createPumpController(opts: PumpControllerOptions): PumpControlle
     onRejected: () => metrics.salesRejected.inc(),
     onAttemptFailed: () => metrics.deliveryFailures.inc(),
     onBacklog: (n) => {
-      const changed = n !== lastBacklog
       lastBacklog = n
       metrics.backlog.set(n)
-      if (changed) publishStatus(true)
+      if (backlogTimer !== undefined || n === publishedBacklog || stopped) return
+      backlogTimer = setTimeout(() => {
+        backlogTimer = undefined
+        if (lastBacklog !== publishedBacklog) publishStatus(true)
+      }, config.backlogStatusDelayMs ?? 2000)
+      backlogTimer.unref?.()
     },
   })
   let lastBacklog = 0
+  /** The backlog the last station status said, and the timer of a change not yet said. */
+  let publishedBacklog = 0
+  let backlogTimer: ReturnType<typeof setTimeout> | undefined
 
   function enqueue<T>(fn: () => Promise<T>): Promise<T> {
     const p = chain.then(fn)
@@ -248,6 +255,7 @@ export function createPumpController(opts: PumpControllerOptions): PumpControlle
 
   function publishStatus(online: boolean) {
     if (stopped && online) return
+    publishedBacklog = lastBacklog
     publish(
       topics.stationStatus(stationId),
       {
@@ -886,6 +894,7 @@ export function createPumpController(opts: PumpControllerOptions): PumpControlle
     async stop() {
       stopped = true
       for (const t of timers) clearInterval(t)
+      if (backlogTimer !== undefined) clearTimeout(backlogTimer)
       for (const u of unsubscribers) u()
       await forwarder.stop()
       await chain.catch(() => {})

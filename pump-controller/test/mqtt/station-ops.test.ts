@@ -115,6 +115,13 @@ t.test(
     await until('zero sale delivered', () =>
       cloud.sales.some((s) => s.idempotencyKey === ok.sessionId),
     )
+    // Queued and delivered at once: not news. The station status would say so
+    // 2 s after a backlog change that held (backlogStatusDelayMs).
+    await new Promise((r) => setTimeout(r, 2500))
+    t.notOk(
+      seen.some((m) => m.type === 'station-status' && m.backlog > 0),
+      'a sale delivered at once puts no backlog into the station status',
+    )
   },
 )
 
