@@ -46,18 +46,22 @@ export async function handlePumpState(deps: CloudDeps, msg: PumpStateMessage): P
   deps.metrics.mqttMessages.inc({ kind: 'pump-state' })
 }
 
+/** A station's status (online, sales backlog): kept, and an outbox event for the console; one statement, nothing for an unknown station. */
 export async function handleStationStatus(deps: CloudDeps, msg: StationStatusMessage): Promise<void> {
-  const station = await findStation(deps.db, msg.stationId)
-  if (!station) return
   const at = new Date(deps.nowMs())
-  await deps.db.transaction().execute(async (tx) => {
-    await tx
-      .insertInto('station_status')
-      .values({ station_id: msg.stationId, online: msg.online, backlog: msg.backlog, updated_at: at })
-      .onConflict((oc) => oc.column('station_id').doUpdateSet({ online: msg.online, backlog: msg.backlog, updated_at: at }))
-      .execute()
-    await appendOutbox(tx, { kind: 'station.status', aggregateId: msg.stationId, operatorId: station.operator_id, stationId: msg.stationId, payload: { ...msg } })
-  })
+  await sql`
+    WITH st AS (SELECT operator_id FROM stations WHERE id = ${msg.stationId}::text), status AS (
+      INSERT INTO station_status (station_id, online, backlog, updated_at)
+      SELECT ${msg.stationId}::text, ${msg.online}::boolean, ${msg.backlog}::bigint, ${at}::timestamptz FROM st
+      ON CONFLICT (station_id) DO UPDATE SET online = EXCLUDED.online, backlog = EXCLUDED.backlog, updated_at = EXCLUDED.updated_at
+    ), ${outboxCte('event', 'st', {
+      kind: 'station.status',
+      aggregateId: msg.stationId,
+      operatorId: sql<string>`st.operator_id`,
+      stationId: msg.stationId,
+      payload: { ...msg },
+    })}
+    SELECT 1`.execute(deps.db)
   deps.metrics.mqttMessages.inc({ kind: 'station-status' })
 }
 

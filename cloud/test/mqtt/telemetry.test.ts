@@ -1,6 +1,6 @@
 import type { PumpStateMessage } from '@fuelpay/proto'
 import t from 'tap'
-import { handlePumpState } from '../../src/mqtt/telemetry.service.ts'
+import { handlePumpState, handleStationStatus } from '../../src/mqtt/telemetry.service.ts'
 import { authorize, type Cloud, makeCloud, provision } from '../helpers.ts'
 
 /** A pump-state message from pump 1 (authorized, nothing pumped) unless `o` says otherwise. */
@@ -62,4 +62,22 @@ t.test('pump state: a decided session is not moved by telemetry', async (t) => {
   await handlePumpState(cloud.deps, pumpState(cloud, { stationId: w.stationId, sessionId, state: 'authorized' }))
   const row = await cloud.db.selectFrom('sessions').select('state').where('id', '=', sessionId).executeTakeFirstOrThrow()
   t.equal(row.state, 'held')
+})
+
+t.test('station status: kept and told to the console; an unknown station writes nothing', async (t) => {
+  const cloud = await makeCloud(t)
+  const w = await provision(cloud)
+  const status = (o: { stationId?: string; online: boolean; backlog: number }) =>
+    handleStationStatus(cloud.deps, { v: 1, type: 'station-status', msgId: `m${Math.random().toString(36).slice(2, 12)}`, ts: cloud.clock.now, stationId: o.stationId ?? w.stationId, online: o.online, backlog: o.backlog, pumps: 2 } as never)
+  const events = async () => (await cloud.db.selectFrom('outbox').select(['operator_id', 'payload']).where('kind', '=', 'station.status').execute())
+  await status({ stationId: 'no-such-station', online: true, backlog: 0 })
+  t.equal((await events()).length, 0, 'no event for an unknown station')
+  t.equal((await cloud.db.selectFrom('station_status').selectAll().execute()).length, 0, 'and no status')
+  await status({ online: true, backlog: 3 })
+  await status({ online: false, backlog: 1 })
+  const row = await cloud.db.selectFrom('station_status').selectAll().where('station_id', '=', w.stationId).executeTakeFirstOrThrow()
+  t.match(row, { online: false, backlog: 1 }, 'the last status is kept')
+  const ev = await events()
+  t.equal(ev.length, 2, 'one console event per status')
+  t.ok(ev.every((e) => e.operator_id === w.operatorId), "under the station's operator")
 })
