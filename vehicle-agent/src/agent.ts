@@ -71,6 +71,14 @@ export interface KeyStore {
   done(purpose: string, key: string): void | Promise<void>
 }
 
+/**
+ * How long a station's published keys are reused to check its sales. The
+ * car's check is the driver's assurance, not the settlement (the cloud
+ * verifies every sale against its live keys); a sale that does not verify
+ * with keys read earlier is checked again with keys read now.
+ */
+const STATION_KEYS_TTL_MS = 10 * 60_000
+
 export function memoryKeyStore(): KeyStore & { pending: Map<string, { purpose: string; body: unknown }> } {
   const pending = new Map<string, { purpose: string; body: unknown }>()
   return {
@@ -410,12 +418,30 @@ export function createVehicleAgent(opts: VehicleAgentOptions): VehicleAgent {
     }
   }
 
-  /** The sale must verify with the station's published key and say what the pump told us. */
-  async function verifySale(stationId: string, saleJws: string, sale: SaleRecord | undefined) {
+  /** A station's published keys, as last fetched: reused for its next sales within STATION_KEYS_TTL_MS. */
+  const stationRings = new Map<string, { ring: Awaited<ReturnType<typeof keyRingFromJwks>>; at: number }>()
+  async function stationRing(stationId: string, fresh: boolean) {
+    const hit = stationRings.get(stationId)
+    if (!fresh && hit && clock.now() - hit.at < STATION_KEYS_TTL_MS) return ok({ ring: hit.ring, fresh: false })
     const jwks = await cloud.stationJwks(stationId)
     if (!jwks.ok) return jwks
     const ring = await keyRingFromJwks(jwks.value)
-    const v = await verifySaleRecord(saleJws, ring)
+    if (stationRings.size >= 64) stationRings.clear()
+    stationRings.set(stationId, { ring, at: clock.now() })
+    return ok({ ring, fresh: true })
+  }
+
+  /** The sale must verify with the station's published key and say what the pump told us. */
+  async function verifySale(stationId: string, saleJws: string, sale: SaleRecord | undefined) {
+    let keys = await stationRing(stationId, false)
+    if (!keys.ok) return keys
+    let v = await verifySaleRecord(saleJws, keys.value.ring)
+    if (!v.ok && !keys.value.fresh) {
+      // Keys read earlier may be out of date (the station rotated or lost one): read them again once.
+      keys = await stationRing(stationId, true)
+      if (!keys.ok) return keys
+      v = await verifySaleRecord(saleJws, keys.value.ring)
+    }
     if (!v.ok) return v
     const { kid: _kid, ...signed } = v.value
     if (signed.vehicleId !== vehicleId || signed.sessionId !== state.hold?.sessionId || signed.stationId !== stationId) {

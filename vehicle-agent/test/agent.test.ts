@@ -284,3 +284,18 @@ t.test('connect() on a closed agent rejects', async (t) => {
   await agent.close()
   await t.rejects(agent.connect(), /closed/)
 })
+
+t.test("a station's keys are read once for its sales, and again when a sale is signed with a new key", async (t) => {
+  const { cloud, agent } = setup()
+  t.teardown(() => agent.close())
+  const jwksReads = () => cloud.calls.filter((c) => c.method === 'stationJwks').length
+  for (let i = 0; i < 2; i++) {
+    const out = await agent.runUtterance('pay for pump 2', { answers: ['yes'] })
+    t.equal(out.paid, true, `session ${i + 1}: ${out.code} ${out.message}`)
+  }
+  t.equal(jwksReads(), 1, 'two sales of one station: its keys read once')
+  cloud.rotateStationKey()
+  const after = await agent.runUtterance('pay for pump 2', { answers: ['yes'] })
+  t.equal(after.paid, true, `a sale signed with the new key verifies: ${after.code} ${after.message}`)
+  t.equal(jwksReads(), 2, 'after reading the keys again')
+})

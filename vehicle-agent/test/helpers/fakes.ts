@@ -54,7 +54,7 @@ export function fakeCloud(opts: FakeCloudOptions = {}) {
   const byKey = new Map<string, FuelAuthorizationResponse>()
   const receipts = new Map<string, Receipt>()
   let n = 0
-  const stationKeyPromise = generateSigningKey('st-key-1')
+  let stationKeyPromise = generateSigningKey('st-key-1')
   const client: CloudClient = {
     async mqttCredentials(key) {
       calls.push({ method: 'mqttCredentials', args: [key] })
@@ -122,7 +122,20 @@ export function fakeCloud(opts: FakeCloudOptions = {}) {
       return r ? ok(r) : fail('NOT_FOUND')
     },
   }
-  return { client, calls, sessions, receipts, stationKey: stationKeyPromise }
+  return {
+    client,
+    calls,
+    sessions,
+    receipts,
+    /** The key the station signs sales with (and the cloud publishes). */
+    get stationKey() {
+      return stationKeyPromise
+    },
+    /** The station signs with a new key from now on, and the cloud publishes only that one. */
+    rotateStationKey() {
+      stationKeyPromise = generateSigningKey(`st-key-${++n}`)
+    },
+  }
 }
 
 export interface FakeStationOptions {
