@@ -1,8 +1,9 @@
-import { sql } from 'kysely'
+import { type RawBuilder, sql } from 'kysely'
 import type { Db } from '../db/database.ts'
 
 export type BeginResult =
-  | { kind: 'new' }
+  /** `read`: the result of the claim's ride-along read, when one was given and the claim was made with the assertion. */
+  | { kind: 'new'; read?: unknown }
   | { kind: 'assertion-reused' }
   | { kind: 'replay'; statusCode: number; response: string }
   | { kind: 'reused' }
@@ -25,13 +26,18 @@ export async function beginIdempotent(
     staleMs: number
     /** The caller's client assertion, recorded as used in the same statement (one commit, not two). */
     assertion?: { subject: string; jti: string; expiresAt: Date } | undefined
+    /**
+     * A read the route needs next (one scalar subquery), made in the same
+     * statement as an assertion's claim: its result comes back with 'new'.
+     */
+    read?: RawBuilder<unknown> | undefined
   },
 ): Promise<BeginResult> {
   if (r.assertion) {
     // The claim is made only when the assertion is fresh: a replayed
     // assertion claims nothing and changes nothing.
     const a = r.assertion
-    const both = await sql<{ fresh: number; claimed: number }>`
+    const both = await sql<{ fresh: number; claimed: number; read?: unknown }>`
       WITH a AS (
         INSERT INTO seen_assertions (subject, jti, expires_at) VALUES (${a.subject}::text, ${a.jti}::text, ${a.expiresAt}::timestamptz)
         ON CONFLICT (subject, jti) DO NOTHING RETURNING jti
@@ -41,10 +47,10 @@ export async function beginIdempotent(
         WHERE EXISTS (SELECT 1 FROM a)
         ON CONFLICT (scope, key) DO NOTHING RETURNING key
       )
-      SELECT (SELECT count(*) FROM a)::int AS fresh, (SELECT count(*) FROM i)::int AS claimed`.execute(db)
+      SELECT (SELECT count(*) FROM a)::int AS fresh, (SELECT count(*) FROM i)::int AS claimed${r.read ? sql`, (${r.read}) AS read` : sql``}`.execute(db)
     const row = both.rows[0]
     if (!row || Number(row.fresh) === 0) return { kind: 'assertion-reused' }
-    if (Number(row.claimed) === 1) return { kind: 'new' }
+    if (Number(row.claimed) === 1) return r.read ? { kind: 'new', read: row.read } : { kind: 'new' }
     return existingClaim(db, r)
   }
   const inserted = await db

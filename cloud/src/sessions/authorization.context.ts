@@ -30,18 +30,27 @@ export interface AuthorizationContext {
  *
  * @example const ctx = await authorizationContext(db, { stationId: 'st1', pump: 4, accountId: 'acc1', fleetId: null, vehicleId: 'car1', day, month })
  */
-export async function authorizationContext(
-  db: Db,
-  q: { stationId: string; pump: number; accountId: string; fleetId: string | null; vehicleId: string; day: Date; month: Date },
-): Promise<AuthorizationContext> {
-  const r = await sql<{
-    station: Row<'stations'> | null
-    pump: { pump: number; inService: boolean; grades: { grade: string; unitPriceMilli: number }[] } | null
-    account: Row<'accounts'> | null
-    fleet: Row<'fleets'> | null
-    methods: Row<'payment_methods'>[]
-    usage: { dayMinor: number | null; monthMinor: number | null } | null
-  }>`
+export async function authorizationContext(db: Db, q: ContextQuery): Promise<AuthorizationContext> {
+  const r = await sql<{ ctx: unknown }>`SELECT ${authorizationContextRead(q)} AS ctx`.execute(db)
+  return parseAuthorizationContext(r.rows[0]?.ctx)
+}
+
+export interface ContextQuery {
+  stationId: string
+  pump: number
+  accountId: string
+  fleetId: string | null
+  vehicleId: string
+  day: Date
+  month: Date
+}
+
+/**
+ * The same read as one scalar subquery (a jsonb object), to ride in another
+ * statement: the idempotency claim's (route config `prefetch`).
+ */
+export function authorizationContextRead(q: ContextQuery) {
+  return sql`(SELECT to_jsonb(c) FROM (
     SELECT
       (SELECT to_jsonb(s) - 'created_at' FROM stations s WHERE s.id = ${q.stationId}::text) AS station,
       (SELECT jsonb_build_object(
@@ -59,8 +68,22 @@ export async function authorizationContext(
       (SELECT to_jsonb(f) - 'created_at' FROM fleets f WHERE f.id = ${q.fleetId}::text) AS fleet,
       (SELECT coalesce(jsonb_agg(to_jsonb(m) - 'created_at' ORDER BY m.is_default DESC, m.created_at), '[]'::jsonb)
         FROM payment_methods m WHERE m.account_id = ${q.accountId}::text) AS methods,
-      CASE WHEN ${q.fleetId}::text IS NULL THEN NULL ELSE (${spendSql(q.vehicleId, q.day, q.month)}) END AS usage`.execute(db)
-  const row = r.rows[0]
+      CASE WHEN ${q.fleetId}::text IS NULL THEN NULL ELSE (${spendSql(q.vehicleId, q.day, q.month)}) END AS usage
+  ) c)`
+}
+
+/** The read's jsonb object as the context the checks use. */
+export function parseAuthorizationContext(ctx: unknown): AuthorizationContext {
+  const row = (ctx ?? undefined) as
+    | {
+        station: Row<'stations'> | null
+        pump: { pump: number; inService: boolean; grades: { grade: string; unitPriceMilli: number }[] } | null
+        account: Row<'accounts'> | null
+        fleet: Row<'fleets'> | null
+        methods: Row<'payment_methods'>[] | null
+        usage: { dayMinor: number | null; monthMinor: number | null } | null
+      }
+    | undefined
   return {
     station: row?.station ?? undefined,
     pump: row?.pump

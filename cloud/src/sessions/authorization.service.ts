@@ -20,7 +20,14 @@ import { type IdempotentAnswer, idempotencyDoneCte } from '../idempotency/idempo
 import { entryCtes, holdPostings } from '../ledger/ledger.repository.ts'
 import { appendOutbox, outboxCte } from '../outbox/outbox.repository.ts'
 import { distanceM } from '../stations/geo.ts'
-import { type AuthorizationContext, authorizationContext, vehicleSpend } from './authorization.context.ts'
+import {
+  type AuthorizationContext,
+  authorizationContext,
+  authorizationContextRead,
+  type ContextQuery,
+  parseAuthorizationContext,
+  vehicleSpend,
+} from './authorization.context.ts'
 import { insertSession, updateSession } from './session.repository.ts'
 
 type VehicleCaller = Extract<Caller, { role: 'vehicle' }>
@@ -61,6 +68,24 @@ export function sessionIdFor(vehicleId: string, idempotencyKey: string): string 
  * refusal before the hold changes nothing; a decline is recorded on a
  * declined session.
  */
+/** What the authorization reads, for this caller and request at `nowMs` (the day and month its fleet limits count from). */
+function contextQuery(caller: VehicleCaller, input: FuelAuthorizationRequest, nowMs: number): ContextQuery {
+  const day = new Date(nowMs)
+  day.setUTCHours(0, 0, 0, 0)
+  const month = new Date(Date.UTC(day.getUTCFullYear(), day.getUTCMonth(), 1))
+  return { stationId: input.stationId, pump: input.pump, accountId: caller.accountId, fleetId: caller.fleetId, vehicleId: caller.id, day, month }
+}
+
+/**
+ * The authorization's read, to ride in the idempotency claim's statement
+ * (route config `prefetch`): the context and the time it was read at.
+ */
+export function prefetchAuthorizationContext(deps: CloudDeps, caller: Caller | null, input: FuelAuthorizationRequest) {
+  if (caller?.role !== 'vehicle') return undefined
+  const nowMs = deps.nowMs()
+  return sql`jsonb_build_object('nowMs', ${nowMs}::bigint, 'ctx', ${authorizationContextRead(contextQuery(caller, input, nowMs))})`
+}
+
 export async function requestFuelAuthorization(
   deps: CloudDeps,
   caller: VehicleCaller,
@@ -68,23 +93,18 @@ export async function requestFuelAuthorization(
   idempotencyKey: string,
   /** When given, the answer is stored with its idempotency key in the hold's own commit. */
   answer?: IdempotentAnswer,
+  /** The context as prefetchAuthorizationContext read it in the idempotency claim's statement. */
+  prefetched?: unknown,
 ): Promise<FuelAuthorizationResponse> {
   const { db } = deps
-  const nowMs = deps.nowMs()
-  const day = new Date(nowMs)
-  day.setUTCHours(0, 0, 0, 0)
-  const month = new Date(Date.UTC(day.getUTCFullYear(), day.getUTCMonth(), 1))
-  // One read for everything checked below; the checks run in the same order
-  // as ever, so the same refusal wins.
-  const { station, pump, account, fleet, methods, usage } = await authorizationContext(db, {
-    stationId: input.stationId,
-    pump: input.pump,
-    accountId: caller.accountId,
-    fleetId: caller.fleetId,
-    vehicleId: caller.id,
-    day,
-    month,
-  })
+  const pre = prefetched as { nowMs?: unknown; ctx?: unknown } | undefined
+  const nowMs = typeof pre?.nowMs === 'number' ? pre.nowMs : deps.nowMs()
+  const spendFrom = contextQuery(caller, input, nowMs)
+  // One read for everything checked below (usually made already, with the
+  // idempotency claim); the checks run in the same order as ever, so the
+  // same refusal wins.
+  const { station, pump, account, fleet, methods, usage } =
+    typeof pre?.nowMs === 'number' ? parseAuthorizationContext(pre.ctx) : await authorizationContext(db, spendFrom)
   if (!station) throw refuse('UNKNOWN_STATION')
   const currency = station.currency as Currency
   if (input.currency && input.currency !== currency) throw refuse('CURRENCY_MISMATCH')
@@ -161,7 +181,7 @@ export async function requestFuelAuthorization(
     fleet && (fleet.daily_limit_minor !== null || fleet.monthly_limit_minor !== null)
       ? await db.transaction().execute(async (tx) => {
           await sql`SELECT 1 FROM vehicles WHERE id = ${caller.id}::text FOR NO KEY UPDATE`.execute(tx)
-          const c = decide(await vehicleSpend(tx, caller.id, day, month))
+          const c = decide(await vehicleSpend(tx, caller.id, spendFrom.day, spendFrom.month))
           return { controls: c, inserted: await record(tx, c) }
         })
       : { controls: checked, inserted: await record(db, checked) }

@@ -12,7 +12,7 @@ import type { FastifyPluginAsync } from 'fastify'
 import type { CloudDeps } from '../deps.ts'
 import { refuse } from '../errors/errors.ts'
 import { decodeCursor, encodeCursor, errorResponses, IdempotencyHeaders, PageQuery, pageLimit, Params } from '../http-schemas.ts'
-import { requestFuelAuthorization } from './authorization.service.ts'
+import { prefetchAuthorizationContext, requestFuelAuthorization } from './authorization.service.ts'
 import { listSessionsForCaller } from './session.repository.ts'
 import { toSessionView } from './session.view.ts'
 import { cancelSession, getReceipt, getSession, reportSale } from './settlement.service.ts'
@@ -27,7 +27,11 @@ export function sessionRoutes(deps: CloudDeps): FastifyPluginAsync {
     app.post(
       '/v1/fuel-authorizations',
       {
-        config: { roles: ['vehicle'], idempotency: 'required' },
+        config: {
+          roles: ['vehicle'],
+          idempotency: 'required',
+          prefetch: (req) => prefetchAuthorizationContext(deps, req.caller, req.body as FuelAuthorizationRequest),
+        },
         schema: {
           tags: ['sessions'],
           security: bearer,
@@ -47,6 +51,7 @@ export function sessionRoutes(deps: CloudDeps): FastifyPluginAsync {
           req.body as FuelAuthorizationRequest,
           key,
           claim ? { ...claim, statusCode: 201, serialize: (r) => serialized(reply.status(201).serialize(r), r) } : undefined,
+          req.prefetched,
         )
         // The hold's commit stored this answer with the key: nothing left for the onSend hook.
         req.idem = null
