@@ -16,6 +16,9 @@ import { realMqtt } from './run.ts'
 import { synthesize } from './speech/espeak.speaker.ts'
 import { createPocketsphinxRecognizer } from './speech/pocketsphinx.recognizer.ts'
 
+/** How long the agent waits at start for what its last run left to be settled before it listens. */
+const SETTLE_WAIT_MS = 5000
+
 /**
  * The vehicle agent as a program: one utterance (`say "..."`), an audio file
  * (`--audio x.wav`, English, offline), or a conversation on stdin
@@ -56,9 +59,15 @@ async function main(): Promise<number> {
     beacons: async () => [...(await fixed.beacons()), ...(scanner ? await scanner.beacons() : [])],
   }
   // What the last run left unfinished (a hold nobody will use) is settled before anything new.
-  const keys = await fileKeyStore(join(cfg.stateDir, `${cfg.vehicleId.replace(/[^A-Za-z0-9_-]/g, '_')}.pending.json`))
-  const left = await settlePending({ keys, cloud, log, ids: () => randomBytes(16).toString('hex'), nowMs: Date.now })
-  if (left.cancelled.length > 0) process.stdout.write(`agent: cancelled ${left.cancelled.length} unused hold(s) from the last run\n`)
+  const keys = await fileKeyStore(join(cfg.stateDir, `${cfg.vehicleId.replace(/[^A-Za-z0-9_-]/g, '_')}.pending.json`), log)
+  // Bounded: an unreachable cloud must not hold the driver up; what is left stays for the next start.
+  const settling = settlePending({ keys, cloud, log, ids: () => randomBytes(16).toString('hex'), nowMs: Date.now }).then(
+    (left) => {
+      if (left.cancelled.length > 0) process.stdout.write(`agent: cancelled ${left.cancelled.length} unused hold(s) from the last run\n`)
+    },
+    (err: unknown) => log.warn({ err }, 'settling the last run failed; will retry at the next start'),
+  )
+  await Promise.race([settling, new Promise((r) => setTimeout(r, SETTLE_WAIT_MS).unref())])
   const agent = createVehicleAgent({
     keys,
     log,

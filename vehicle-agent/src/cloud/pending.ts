@@ -38,18 +38,31 @@ export interface HoldRecord {
 
 const FILE_VERSION = 1
 
-export async function fileKeyStore(path: string): Promise<DurableKeyStore> {
+export async function fileKeyStore(path: string, log?: Logger): Promise<DurableKeyStore> {
   const entries = new Map<string, { purpose: string; body: unknown }>()
+  await mkdir(dirname(path), { recursive: true })
+  let text: string | undefined
   try {
-    const parsed = JSON.parse(await readFile(path, 'utf8')) as { version?: unknown; pending?: unknown }
-    if (parsed.version !== FILE_VERSION || !Array.isArray(parsed.pending)) throw new Error(`${path}: not a pending-requests file`)
-    for (const p of parsed.pending as PendingRequest[]) {
-      if (typeof p?.key === 'string' && typeof p.purpose === 'string') entries.set(p.key, { purpose: p.purpose, body: p.body })
-    }
+    text = await readFile(path, 'utf8')
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e
   }
-  await mkdir(dirname(path), { recursive: true })
+  if (text !== undefined) {
+    try {
+      const parsed = JSON.parse(text) as { version?: unknown; pending?: unknown }
+      if (parsed.version !== FILE_VERSION || !Array.isArray(parsed.pending)) throw new Error('not a pending-requests file')
+      for (const p of parsed.pending as PendingRequest[]) {
+        if (typeof p?.key === 'string' && typeof p.purpose === 'string') entries.set(p.key, { purpose: p.purpose, body: p.body })
+      }
+    } catch (e) {
+      // A file this store cannot read must not keep the car from paying: it
+      // is kept aside for a person to look at, and the store starts empty
+      // (a hold it named is released by the cloud's expiry sweeper).
+      const aside = `${path}.unreadable-${Date.now()}`
+      await rename(path, aside)
+      log?.error({ path, aside, err: (e as Error).message }, 'pending-requests file unreadable; moved aside')
+    }
+  }
   // Writes one at a time, each the whole current state: the last one written wins.
   let writing: Promise<void> = Promise.resolve()
   const persist = (): Promise<void> => {

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { silentLogger } from '@fuelpay/platform'
@@ -12,7 +12,7 @@ async function dir(t: { teardown(fn: () => unknown): void }) {
   return d
 }
 
-t.test('the file keeps what was kept and not done, across reopening; a foreign file is refused', async (t) => {
+t.test('the file keeps what was kept and not done, across reopening; an unreadable one is moved aside', async (t) => {
   const file = join(await dir(t), 'sub', 'car.pending.json')
   const a = await fileKeyStore(file)
   t.same(a.pending(), [], 'no file: nothing pending')
@@ -23,8 +23,12 @@ t.test('the file keeps what was kept and not done, across reopening; a foreign f
   t.same(b.pending(), [{ key: 'k1', purpose: 'fuel-authorization', body: { at: 1, sessionId: 's9' } }], 'a kept key replaced, a done one gone')
   await b.done('fuel-authorization', 'k1')
   t.same((await fileKeyStore(file)).pending(), [])
-  await writeFile(file, '{"something":"else"}')
-  await t.rejects(fileKeyStore(file), /not a pending-requests file/, 'a file it did not write is not overwritten')
+  await writeFile(file, '{"version":1,"pending":[{"key":"k1","purpo')
+  const c = await fileKeyStore(file)
+  t.same(c.pending(), [], 'an unreadable file does not keep the car from paying')
+  const aside = (await readdir(join(file, '..'))).filter((f) => f.startsWith('car.pending.json.unreadable-'))
+  t.equal(aside.length, 1, 'it is moved aside, not overwritten')
+  t.equal(await readFile(join(file, '..', aside[0] as string), 'utf8'), '{"version":1,"pending":[{"key":"k1","purpo')
 })
 
 t.test('settling: unknown session asked again then cancelled; transient failures stay; refusals and stale requests go', async (t) => {
