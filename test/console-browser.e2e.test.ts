@@ -46,6 +46,7 @@ t.test('the console page shows a payment live and stops the pump', async (t) => 
     '--vehicle-id', world.vehicle.id,
     '--cloud-url', world.httpUrl,
     '--key-file', world.vehicle.keyFile,
+    '--state-dir', join(world.dir, 'agent-state'),
     '--lat', String(world.station.lat),
     '--lon', String(world.station.lon),
     '--yes',
