@@ -61,13 +61,6 @@ export function sessionIdFor(vehicleId: string, idempotencyKey: string): string 
   return `s${createHash('sha256').update(`${vehicleId}\n${idempotencyKey}`).digest('base64url').slice(0, 26).replace(/^[-_]/, 'x')}`
 }
 
-/**
- * Requests a fuel authorization (design: payment session, steps 2-3):
- * station, pump, geofence, grade, purchase controls, payment method; then a
- * hold through the processor; then a signed pump authorization. Every
- * refusal before the hold changes nothing; a decline is recorded on a
- * declined session.
- */
 /** What the authorization reads, for this caller and request at `nowMs` (the day and month its fleet limits count from). */
 function contextQuery(caller: VehicleCaller, input: FuelAuthorizationRequest, nowMs: number): ContextQuery {
   const day = new Date(nowMs)
@@ -86,6 +79,13 @@ export function prefetchAuthorizationContext(deps: CloudDeps, caller: Caller | n
   return sql`jsonb_build_object('nowMs', ${nowMs}::bigint, 'ctx', ${authorizationContextRead(contextQuery(caller, input, nowMs))})`
 }
 
+/**
+ * Requests a fuel authorization (design: payment session, steps 2-3):
+ * station, pump, geofence, grade, purchase controls, payment method; then a
+ * hold through the processor; then a signed pump authorization. Every
+ * refusal before the hold changes nothing; a decline is recorded on a
+ * declined session.
+ */
 export async function requestFuelAuthorization(
   deps: CloudDeps,
   caller: VehicleCaller,
