@@ -433,14 +433,14 @@ export function createVehicleAgent(opts: VehicleAgentOptions): VehicleAgent {
 
   /** The sale must verify with the station's published key and say what the pump told us. */
   async function verifySale(stationId: string, saleJws: string, sale: SaleRecord | undefined) {
-    let keys = await stationRing(stationId, false)
-    if (!keys.ok) return keys
-    let v = await verifySaleRecord(saleJws, keys.value.ring)
-    if (!v.ok && !keys.value.fresh) {
+    let published = await stationRing(stationId, false)
+    if (!published.ok) return published
+    let v = await verifySaleRecord(saleJws, published.value.ring)
+    if (!v.ok && !published.value.fresh) {
       // Keys read earlier may be out of date (the station rotated or lost one): read them again once.
-      keys = await stationRing(stationId, true)
-      if (!keys.ok) return keys
-      v = await verifySaleRecord(saleJws, keys.value.ring)
+      published = await stationRing(stationId, true)
+      if (!published.ok) return published
+      v = await verifySaleRecord(saleJws, published.value.ring)
     }
     if (!v.ok) return v
     const { kid: _kid, ...signed } = v.value
