@@ -1,5 +1,4 @@
 import {
-  generateSigningKey,
   type PumpAuthorizedMessage,
   type PumpRejectedMessage,
   type SessionEndedMessage,
@@ -7,24 +6,12 @@ import {
 import t from 'tap'
 import { buildHealthServer } from '../src/http/health.server.ts'
 import type { Journal } from '../src/journal/journal.repository.ts'
-import {
-  connectVehicle,
-  makeToken,
-  startBroker,
-  startCloudStub,
-  startStation,
-  until,
-} from './helpers/station-fixture.ts'
+import { makeToken, startStationWorld, until } from './helpers/station-fixture.ts'
 
-const cloudKey = await generateSigningKey('cloud-k1')
-const broker = await startBroker()
-const cloud = await startCloudStub({ brokerUrl: broker.url, cloudKey })
 // A journal that fails when told to: the database going away under a running station.
 const failing = { authorize: 0, sale: 0 }
-const station = await startStation({
+const w = await startStationWorld({
   stationId: 'st3',
-  brokerUrl: broker.url,
-  cloudUrl: cloud.url,
   config: { limits: { nozzleTimeoutMs: 300, noFlowTimeoutMs: 60_000, maxSessionMs: 600_000 } },
   wrapJournal: (j: Journal): Journal => ({
     ...j,
@@ -44,13 +31,8 @@ const station = await startStation({
     },
   }),
 })
-const car = await connectVehicle(broker.url, 'car7')
-t.teardown(async () => {
-  await car.close()
-  await station.close()
-  await cloud.close()
-  await broker.close()
-})
+t.teardown(w.close)
+const { cloudKey, cloud, station, car } = w
 const isReply = (requestId: string) => (m: { type: string; requestId?: string }) =>
   (m.type === 'pump-authorized' || m.type === 'pump-rejected') && m.requestId === requestId
 

@@ -352,6 +352,43 @@ export async function startStation(opts: {
   }
 }
 
+/**
+ * The usual world of a station test: a bare broker, a cloud stub, one
+ * station and one car (car7), torn down in order by `close()`. The broker
+ * can be stopped and started again on its port (`stopBroker`,
+ * `startBrokerAgain`); `broker` is always the current one.
+ *
+ * @example const w = await startStationWorld({ stationId: 'st9' }); t.teardown(w.close)
+ */
+export async function startStationWorld(station: Omit<Parameters<typeof startStation>[0], 'brokerUrl' | 'cloudUrl'>) {
+  const cloudKey = await generateSigningKey('cloud-k1')
+  let broker = await startBroker()
+  const port = broker.port
+  const cloud = await startCloudStub({ brokerUrl: broker.url, cloudKey })
+  const st = await startStation({ ...station, brokerUrl: broker.url, cloudUrl: cloud.url })
+  const car = await connectVehicle(broker.url, 'car7')
+  return {
+    cloudKey,
+    cloud,
+    station: st,
+    car,
+    get broker() {
+      return broker
+    },
+    stopBroker: () => broker.close(),
+    async startBrokerAgain() {
+      broker = await startBroker(port)
+    },
+    close: () =>
+      closeInOrder([
+        ['car', () => car.close()],
+        ['station', () => st.close()],
+        ['cloud stub', () => cloud.close()],
+        ['broker', () => broker.close()],
+      ]),
+  }
+}
+
 export type CloseStep = [name: string, step: () => unknown]
 
 /**

@@ -3,7 +3,6 @@ import {
   amountForVolume,
   type CompletedMessage,
   encode,
-  generateSigningKey,
   importPublicKey,
   type PumpAuthorizedMessage,
   type SessionEndedMessage,
@@ -12,32 +11,15 @@ import {
   verifySaleRecord,
 } from '@fuelpay/proto'
 import t from 'tap'
-import {
-  connectVehicle,
-  makeToken,
-  startBroker,
-  startCloudStub,
-  startStation,
-  until,
-} from '../helpers/station-fixture.ts'
+import { makeToken, startStationWorld, until } from '../helpers/station-fixture.ts'
 
-const cloudKey = await generateSigningKey('cloud-k1')
-const broker = await startBroker()
-const cloud = await startCloudStub({ brokerUrl: broker.url, cloudKey })
-const station = await startStation({
+const w = await startStationWorld({
   stationId: 'st4',
-  brokerUrl: broker.url,
-  cloudUrl: cloud.url,
   dispenser: { flowRateMilliPerS: 5_000 },
   config: { limits: { nozzleTimeoutMs: 60_000, noFlowTimeoutMs: 500, maxSessionMs: 600_000 } },
 })
-const car = await connectVehicle(broker.url, 'car7')
-t.teardown(async () => {
-  await car.close()
-  await station.close()
-  await cloud.close()
-  await broker.close()
-})
+t.teardown(w.close)
+const { cloudKey, cloud, station, car } = w
 const pub = await importPublicKey(station.stationKey.publicJwk)
 const saleOf = async (jws: string | undefined) => {
   const r = await verifySaleRecord(jws, () => (pub.ok ? pub.value : undefined))
@@ -118,7 +100,7 @@ t.test('the driver stops squeezing: no-flow timeout ends the session', async (t)
 t.test(
   'emergency stop mid-fueling pauses the flow; resume continues; hang-up completes',
   async (t) => {
-    const ops = await connectMqtt(broker.url, { clientId: 'cloud-ops', clean: true })
+    const ops = await connectMqtt(w.broker.url, { clientId: 'cloud-ops', clean: true })
     t.teardown(() => ops.endAsync())
     const command = (commandId: string, command: StationCommand) =>
       ops.publish(

@@ -1,37 +1,13 @@
-import { generateSigningKey, type PumpAuthorizedMessage } from '@fuelpay/proto'
+import type { PumpAuthorizedMessage } from '@fuelpay/proto'
 import t from 'tap'
-import {
-  closeInOrder,
-  connectVehicle,
-  makeToken,
-  startBroker,
-  startCloudStub,
-  startStation,
-  until,
-} from '../helpers/station-fixture.ts'
+import { makeToken, startStationWorld, until } from '../helpers/station-fixture.ts'
 
 // A station whose network comes back delivers its queued sales at once: the
 // MQTT reconnect wakes the sale forwarder, which would otherwise sleep out
 // its backoff (here at least 30 s, so only the wake can deliver in time).
-const cloudKey = await generateSigningKey('cloud-k1')
-let broker = await startBroker()
-const port = broker.port
-const cloud = await startCloudStub({ brokerUrl: broker.url, cloudKey })
-const station = await startStation({
-  stationId: 'st9',
-  brokerUrl: broker.url,
-  cloudUrl: cloud.url,
-  retry: { baseDelayMs: 30_000, maxDelayMs: 60_000 },
-})
-const car = await connectVehicle(broker.url, 'car7')
-t.teardown(() =>
-  closeInOrder([
-    ['car', () => car.close()],
-    ['station', () => station.close()],
-    ['cloud stub', () => cloud.close()],
-    ['broker', () => broker.close()],
-  ]),
-)
+const w = await startStationWorld({ stationId: 'st9', retry: { baseDelayMs: 30_000, maxDelayMs: 60_000 } })
+t.teardown(w.close)
+const { cloudKey, cloud, station, car } = w
 
 t.test('a reconnect wakes the sale forwarder out of its backoff', async (t) => {
   cloud.state.salesMode = 'down'
@@ -51,9 +27,9 @@ t.test('a reconnect wakes the sale forwarder out of its backoff', async (t) => {
   t.equal(cloud.sales.length, 0)
 
   cloud.state.salesMode = 'ok'
-  await broker.close()
+  await w.stopBroker()
   await until('station sees the loss', () => !station.link.connected)
-  broker = await startBroker(port)
+  await w.startBrokerAgain()
   await until('station reconnected', () => station.link.connected, 15_000)
   await until('delivered after the reconnect', () => cloud.sales.some((s) => s.idempotencyKey === ok.sessionId), 10_000)
   // The stub records the sale as it arrives; the station marks it delivered on the answer.

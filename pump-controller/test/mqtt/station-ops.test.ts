@@ -2,7 +2,6 @@ import { connectMqtt } from '@fuelpay/platform'
 import {
   decode,
   encode,
-  generateSigningKey,
   importPublicKey,
   type Message,
   type PumpAuthorizedMessage,
@@ -15,28 +14,15 @@ import {
   verifySaleRecord,
 } from '@fuelpay/proto'
 import t from 'tap'
-import {
-  connectVehicle,
-  makeToken,
-  startBroker,
-  startCloudStub,
-  startStation,
-  until,
-} from '../helpers/station-fixture.ts'
+import { connectVehicle, makeToken, startStationWorld, until } from '../helpers/station-fixture.ts'
 
-const cloudKey = await generateSigningKey('cloud-k1')
-let broker = await startBroker()
-const port = broker.port
-const cloud = await startCloudStub({ brokerUrl: broker.url, cloudKey })
-const station = await startStation({
+const w = await startStationWorld({
   stationId: 'st2',
-  brokerUrl: broker.url,
-  cloudUrl: cloud.url,
   config: { limits: { nozzleTimeoutMs: 400, noFlowTimeoutMs: 60_000, maxSessionMs: 600_000 } },
 })
-const car = await connectVehicle(broker.url, 'car7')
+const { cloudKey, cloud, station, car } = w
 // The console's view: everything the station publishes.
-const consoleClient = await connectMqtt(broker.url, { clientId: 'cloud-console', clean: true })
+const consoleClient = await connectMqtt(w.broker.url, { clientId: 'cloud-console', clean: true })
 const seen: Message[] = []
 consoleClient.on('message', (topic, payload) => {
   const d = decode(topic, payload)
@@ -48,10 +34,7 @@ await consoleClient.subscribeAsync(
 )
 t.teardown(async () => {
   await consoleClient.endAsync()
-  await car.close()
-  await station.close()
-  await cloud.close()
-  await broker.close()
+  await w.close()
 })
 
 const waitSeen = async <T extends Message>(
@@ -129,7 +112,7 @@ t.test('cancel by another vehicle is refused; bad payloads get a reason', async 
   const token = await makeToken(cloudKey, { stationId: 'st2', pump: 2, vehicleId: 'car7' })
   const requestId = car.authorize('st2', 2, token)
   const ok = await car.waitFor<PumpAuthorizedMessage>(isReply(requestId))
-  const other = await connectVehicle(broker.url, 'car8')
+  const other = await connectVehicle(w.broker.url, 'car8')
   t.teardown(() => other.close())
   const cancelId = other.cancel('st2', 2, ok.sessionId)
   const r = await other.waitFor<PumpRejectedMessage>(
@@ -277,9 +260,9 @@ t.test(
 )
 
 t.test('broker restart: the station reconnects, resubscribes and serves again', async (t) => {
-  await broker.close()
+  await w.stopBroker()
   await until('station sees the loss', () => !station.link.connected)
-  broker = await startBroker(port)
+  await w.startBrokerAgain()
   await until('station reconnected', () => station.link.connected, 15_000)
   await until('car reconnected', () => car.client.connected, 15_000)
   await station.controller.settled()

@@ -9,29 +9,15 @@ import {
   verifySaleRecord,
 } from '@fuelpay/proto'
 import t from 'tap'
-import {
-  closeInOrder,
-  connectVehicle,
-  makeToken,
-  startBroker,
-  startCloudStub,
-  startStation,
-  until,
-} from '../helpers/station-fixture.ts'
+import { closeInOrder, connectVehicle, makeToken, startStationWorld, until } from '../helpers/station-fixture.ts'
 
-const cloudKey = await generateSigningKey('cloud-k1')
-const broker = await startBroker()
-const cloud = await startCloudStub({ brokerUrl: broker.url, cloudKey })
-const station = await startStation({ stationId: 'st1', brokerUrl: broker.url, cloudUrl: cloud.url })
-const car = await connectVehicle(broker.url, 'car7')
-const thief = await connectVehicle(broker.url, 'car8')
+const w = await startStationWorld({ stationId: 'st1' })
+const { cloudKey, cloud, station, car } = w
+const thief = await connectVehicle(w.broker.url, 'car8')
 t.teardown(() =>
   closeInOrder([
-    ['car', () => car.close()],
     ['thief', () => thief.close()],
-    ['station', () => station.close()],
-    ['cloud stub', () => cloud.close()],
-    ['broker', () => broker.close()],
+    ['world', () => w.close()],
   ]),
 )
 
