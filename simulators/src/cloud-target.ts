@@ -170,9 +170,10 @@ async function spawnCloud(opts: CloudTargetOptions & { adminToken: string }): Pr
   const child: ChildProcess = spawn(
     process.execPath,
     [
-      ...(opts.nodeArgs ?? []),
       '--import',
       'tsx',
+      // After tsx, so an `--import` of a TypeScript file (bench/statement-stats.ts) loads.
+      ...(opts.nodeArgs ?? []),
       join(REPO_ROOT, 'simulators/src/cloud-process.ts'),
     ],
     {
