@@ -510,11 +510,13 @@ function saleResponseFrom(row: SessionRow, parts: ReceiptParts | undefined): Sal
     capturedMinor: Number(row.captured_minor),
     releasedMinor: Number(row.released_minor),
   }
-  if (row.state === 'captured') {
-    if (!parts?.station || !parts.pm) throw refuse('INTERNAL', 'session refers to missing rows')
-    out.receipt = toReceipt(row, parts.station, parts.pm)
-  }
+  if (row.state === 'captured') out.receipt = receiptFrom(row, parts)
   return out
+}
+
+function receiptFrom(row: SessionRow, parts: ReceiptParts | undefined): Receipt {
+  if (!parts?.station || !parts.pm) throw refuse('INTERNAL', 'session refers to missing rows')
+  return toReceipt(row, parts.station, parts.pm)
 }
 
 /** What a receipt shows besides the session: the station's name and the card (null when missing). */
@@ -548,7 +550,7 @@ async function findSessionWithReceiptParts(db: Db, id: string): Promise<{ row: S
 
 /** A captured session's receipt: the station's name and the card, read in one round trip. */
 export async function receiptFor(db: Db, row: SessionRow): Promise<Receipt> {
-  return saleResponseFrom(row, await readReceiptParts(db, row)).receipt as Receipt
+  return receiptFrom(row, await readReceiptParts(db, row))
 }
 
 /** GET /v1/receipts/:sessionId: the caller's captured session as a receipt. */
