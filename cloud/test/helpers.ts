@@ -5,7 +5,6 @@ import {
   amountForVolume,
   generateSigningKey,
   type SaleRecord,
-  type SigningKey,
   signClientAssertion,
   signSaleRecord,
 } from '@fuelpay/proto'

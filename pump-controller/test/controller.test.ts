@@ -1,7 +1,7 @@
-import {
-  type PumpAuthorizedMessage,
-  type PumpRejectedMessage,
-  type SessionEndedMessage,
+import type {
+  PumpAuthorizedMessage,
+  PumpRejectedMessage,
+  SessionEndedMessage,
 } from '@fuelpay/proto'
 import t from 'tap'
 import { buildHealthServer } from '../src/http/health.server.ts'

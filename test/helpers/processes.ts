@@ -73,7 +73,13 @@ export function startProgram(script: string, args: string[], opts: { env?: Recor
       }
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for "${msg}" from ${describe()}`)), timeoutMs)
-        const w = { match, resolve: (l: Record<string, unknown>) => (clearTimeout(timer), resolve(l)) }
+        const w = {
+          match,
+          resolve: (l: Record<string, unknown>) => {
+            clearTimeout(timer)
+            resolve(l)
+          },
+        }
         waiters.push(w)
         void exitPromise().then((code) => {
           if (waiters.includes(w)) {

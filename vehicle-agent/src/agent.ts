@@ -244,10 +244,11 @@ export function createVehicleAgent(opts: VehicleAgentOptions): VehicleAgent {
         speaker?.show?.(fx.text)
         return
       case 'locate':
-        return background('locate', locate)
+        background('locate', locate)
+        return
       case 'request-hold':
         ensureLink()
-        return background('request-hold', async () => {
+        background('request-hold', async () => {
           const key = ids()
           const at = clock.now()
           holdKey = key
@@ -263,8 +264,9 @@ export function createVehicleAgent(opts: VehicleAgentOptions): VehicleAgent {
           if (STATION_LIST_REASONS.has(res.reason.code)) nearby?.clear()
           return { type: 'hold-declined', reason: res.reason }
         })
+        return
       case 'authorize-pump':
-        return background('authorize-pump', async () => {
+        background('authorize-pump', async () => {
           const requestId = ids()
           authorizeRequestId = requestId
           try {
@@ -282,14 +284,16 @@ export function createVehicleAgent(opts: VehicleAgentOptions): VehicleAgent {
             return { type: 'pump-rejected', reason: reason('UNAVAILABLE', `pump not reachable: ${(e as Error).message}`.slice(0, 300)) }
           }
         })
+        return
       case 'cancel-pump':
-        return background('cancel-pump', async () => {
+        background('cancel-pump', async () => {
           const l = await ensureLink()
           await l.cancel(fx.stationId, fx.pump, ids(), fx.sessionId)
           return undefined
         })
+        return
       case 'cancel-session':
-        return background('cancel-session', async () => {
+        background('cancel-session', async () => {
           const key = ids()
           await keys.keep('cancel-session', key, { sessionId: fx.sessionId })
           const res = await cloud.cancelSession(fx.sessionId, key)
@@ -297,13 +301,16 @@ export function createVehicleAgent(opts: VehicleAgentOptions): VehicleAgent {
           if (!res.ok) log.warn({ sessionId: fx.sessionId, code: res.reason.code }, 'cancelling the session failed')
           return undefined
         })
+        return
       case 'verify-sale':
-        return background('verify-sale', async () => {
+        background('verify-sale', async () => {
           const r = await verifySale(fx.stationId, fx.saleJws, state.sale)
           return r.ok ? { type: 'sale-verified', ok: true } : { type: 'sale-verified', ok: false, reason: r.reason }
         })
+        return
       case 'fetch-receipt':
-        return background('fetch-receipt', () => fetchReceipt(fx.sessionId))
+        background('fetch-receipt', () => fetchReceipt(fx.sessionId))
+        return
       case 'start-timer': {
         const old = timers.get(fx.timer)
         if (old !== undefined) clock.clearTimeout(old)
@@ -404,17 +411,22 @@ export function createVehicleAgent(opts: VehicleAgentOptions): VehicleAgent {
     switch (m.type) {
       case 'pump-authorized':
         if (m.requestId !== authorizeRequestId) return
-        return dispatch({ type: 'pump-authorized', sessionId: m.sessionId, nozzleTimeoutMs: m.nozzleTimeoutMs })
+        dispatch({ type: 'pump-authorized', sessionId: m.sessionId, nozzleTimeoutMs: m.nozzleTimeoutMs })
+        return
       case 'pump-rejected':
         if (m.requestId !== authorizeRequestId) return
-        return dispatch({ type: 'pump-rejected', reason: m.reason as Reason })
+        dispatch({ type: 'pump-rejected', reason: m.reason as Reason })
+        return
       case 'progress':
-        return dispatch({ type: 'progress', message: m })
+        dispatch({ type: 'progress', message: m })
+        return
       case 'completed':
-        return dispatch({ type: 'completed', sale: m.sale, saleJws: m.saleJws })
+        dispatch({ type: 'completed', sale: m.sale, saleJws: m.saleJws })
+        return
       case 'session-ended':
         if (m.sessionId !== state.hold?.sessionId) return
-        return dispatch({ type: 'session-ended', reason: m.reason as Reason, ...(m.saleJws ? { saleJws: m.saleJws } : {}) })
+        dispatch({ type: 'session-ended', reason: m.reason as Reason, ...(m.saleJws ? { saleJws: m.saleJws } : {}) })
+        return
     }
   }
 

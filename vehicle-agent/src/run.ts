@@ -1,4 +1,4 @@
-import { type Position, type SigningKey } from '@fuelpay/proto'
+import type { Position, SigningKey } from '@fuelpay/proto'
 import { connectMqtt, silentLogger } from '@fuelpay/platform'
 import type { Logger } from 'pino'
 import { createVehicleAgent, type Reply, type Speaker, type VehicleAgentConfig } from './agent.ts'

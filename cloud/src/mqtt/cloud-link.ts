@@ -35,7 +35,8 @@ export async function createCloudLink(opts: {
   })
   let refreshing: Promise<void> | undefined
   const refresh = () => {
-    refreshing ??= opts
+    if (refreshing) return
+    refreshing = opts
       .credential()
       .then((p) => {
         client.options.password = p

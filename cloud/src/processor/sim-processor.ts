@@ -148,7 +148,7 @@ export function createSimProcessor(opts: {
 
   function capture(input: CaptureInput): Promise<Result<{ capturedMinor: number }>> {
     return settle('capture', input.authId, input.idempotencyKey, input.amountMinor, async (tx, auth) => {
-      if (!auth || auth.state !== 'authorized') return { result: fail('DECLINED', 'authorization not open'), stored: false }
+      if (auth?.state !== 'authorized') return { result: fail('DECLINED', 'authorization not open'), stored: false }
       if (input.amountMinor > auth.approved_minor || input.amountMinor < 0)
         return { result: fail('AMOUNT_OUT_OF_RANGE', 'capture above authorization'), stored: false }
       const result = ok({ capturedMinor: input.amountMinor })
@@ -171,7 +171,7 @@ export function createSimProcessor(opts: {
     return settle('void', input.authId, input.idempotencyKey, null, async (tx, auth) => {
       if (auth && auth.state === 'captured') return { result: fail('DECLINED', 'already captured'), stored: false }
       const result = ok({ voided: true as const })
-      if (!auth || auth.state !== 'authorized') return { result, stored: false }
+      if (auth?.state !== 'authorized') return { result, stored: false }
       await closeAuthorization(tx, {
         authId: auth.id,
         state: 'voided',

@@ -33,10 +33,12 @@ export function normalizeText(text: string): string {
   s = s.replace(/([€$£])/g, ' $1 ')
   // An Arabic letter glued to digits ("ب50") is a prefix and a number.
   s = s.replace(/([\u0600-\u06ff])(\d)/g, '$1 $2').replace(/(\d)([\u0600-\u06ff])/g, '$1 $2')
-  // Decimal marks survive only between digits.
-  s = s.replace(/(\d)[.,](\d)/g, '$1\u0000$2')
-  s = s.replace(/[^\p{L}\p{N}\u0000€$£#]+/gu, ' ')
-  s = s.replace(/\u0000/g, '.')
+  // Decimal marks survive only between digits: marked with a private-use
+  // character (one the driver's text had is dropped first) while the rest of
+  // the punctuation goes.
+  s = s.replace(/\ue000/g, ' ').replace(/(\d)[.,](\d)/g, '$1\ue000$2')
+  s = s.replace(/[^\p{L}\p{N}\ue000€$£#]+/gu, ' ')
+  s = s.replace(/\ue000/g, '.')
   return s.replace(/\s+/g, ' ').trim()
 }
 

@@ -29,3 +29,8 @@ t.test('not numbers', async (t) => {
   t.equal(readNumber(tokenize('un plein'), 0, 'fr', false), undefined, 'French article is not a number')
   t.equal(read('9999999999', 'en'), undefined, 'longer than nine digits is not read')
 })
+
+t.test('a decimal mark survives only between digits, whatever characters the text carries', async (t) => {
+  t.same(tokenize('pump 4, 45,50 euros.'), ['pump', '4', '45.50', 'euros'])
+  t.same(tokenize('pump 4\u0000 5\ue0003'), ['pump', '4', '5', '3'], 'NUL and the private-use marker in the text are not decimal marks')
+})

@@ -2,6 +2,7 @@
 // protocol of proto/src/console.ts over /v1/console/ws. Money is shown only
 // as the server-formatted text (amountText, priceText): no money arithmetic
 // here. Every value from the server is put in the page with textContent.
+// biome-ignore lint/suspicious/noRedundantUseStrict: the page loads this as a classic script, not a module
 'use strict'
 ;(() => {
   const WS_PATH = '/v1/console/ws'
@@ -466,7 +467,7 @@
       const yes = await confirmDialog('Void session', `Void session ${s.sessionId} at ${s.stationId} pump ${s.pump} and release its hold of ${s.holdText}?`, 'Void session')
       if (!yes) return
       const r = await run({ type: 'void-session', sessionId: s.sessionId }, 'Session voided')
-      if (r && r.ok) openDetail(s.sessionId)
+      if (r?.ok) openDetail(s.sessionId)
     }
   }
 
