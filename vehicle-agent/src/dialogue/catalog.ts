@@ -59,7 +59,11 @@ export interface MessageParams {
   answerYesNo: Record<string, never>
   nothingToConfirm: Record<string, never>
   changing: Record<string, never>
+  /** A yes that named a pump, fuel, amount or card other than the read-back's. */
+  confirmDiffers: { slots: SlotName[] }
 }
+/** The parts of a hold a driver can name in a sentence. */
+export type SlotName = 'pump' | 'grade' | 'amount' | 'card'
 export type MessageKey = keyof MessageParams
 
 type Catalog = { [K in MessageKey]: (p: MessageParams[K]) => string }
@@ -152,6 +156,13 @@ function list(items: string[], lang: Lang): string {
   if (items.length <= 1) return items.join('')
   return `${items.slice(0, -1).join(', ')} ${and} ${items[items.length - 1]}`
 }
+const SLOT_NAMES: Record<Lang, Record<SlotName, string>> = {
+  en: { pump: 'pump', grade: 'fuel', amount: 'amount', card: 'card' },
+  de: { pump: 'Säule', grade: 'Sorte', amount: 'Betrag', card: 'Karte' },
+  fr: { pump: 'pompe', grade: 'carburant', amount: 'montant', card: 'carte' },
+  ar: { pump: 'المضخة', grade: 'الوقود', amount: 'المبلغ', card: 'البطاقة' },
+}
+const slotNames = (s: SlotName[], lang: Lang) => s.map((x) => SLOT_NAMES[lang][x]).join(lang === 'ar' ? ' و' : { en: ' and ', de: ' und ', fr: ' et ' }[lang])
 const grades = (g: Grade[], lang: Lang) => list(g.map((x) => gradeName(x, lang)), lang)
 const pumps = (p: number[]) => p.map(String)
 
@@ -190,6 +201,7 @@ const CATALOGS: Record<Lang, Catalog> = {
     answerYesNo: () => 'Please answer yes or no.',
     nothingToConfirm: () => 'There is nothing to confirm.',
     changing: () => 'Okay, changing that.',
+    confirmDiffers: (p) => `That is not what I read back (${slotNames(p.slots, 'en')}). I released that hold and will ask again.`,
   },
   de: {
     notUnderstood: () => 'Entschuldigung, das habe ich nicht verstanden.',
@@ -225,6 +237,7 @@ const CATALOGS: Record<Lang, Catalog> = {
     answerYesNo: () => 'Bitte antworten Sie mit ja oder nein.',
     nothingToConfirm: () => 'Es gibt nichts zu bestätigen.',
     changing: () => 'In Ordnung, ich ändere das.',
+    confirmDiffers: (p) => `Das weicht von dem ab, was ich vorgelesen habe (${slotNames(p.slots, 'de')}). Ich habe die Reservierung freigegeben und frage neu an.`,
   },
   fr: {
     notUnderstood: () => "Désolé, je n'ai pas compris.",
@@ -260,6 +273,7 @@ const CATALOGS: Record<Lang, Catalog> = {
     answerYesNo: () => 'Répondez par oui ou par non, s’il vous plaît.',
     nothingToConfirm: () => "Il n'y a rien à confirmer.",
     changing: () => "D'accord, je change.",
+    confirmDiffers: (p) => `Ce n'est pas ce que j'ai lu (${slotNames(p.slots, 'fr')}). J'ai libéré cette réservation et je redemande.`,
   },
   ar: {
     notUnderstood: () => 'عذرا، لم أفهم ذلك.',
@@ -295,6 +309,7 @@ const CATALOGS: Record<Lang, Catalog> = {
     answerYesNo: () => 'من فضلك أجب بنعم أو لا.',
     nothingToConfirm: () => 'لا يوجد شيء للتأكيد.',
     changing: () => 'حسنا، سأغير ذلك.',
+    confirmDiffers: (p) => `هذا يختلف عما قرأته (${slotNames(p.slots, 'ar')}). ألغيت الحجز وسأطلب من جديد.`,
   },
 }
 

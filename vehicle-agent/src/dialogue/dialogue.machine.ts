@@ -16,7 +16,7 @@ import {
 } from '@fuelpay/proto'
 import { extractVoiceCode, type ParsedUtterance, type Slots } from '../intent/intent.parser.ts'
 import type { Lang } from '../intent/numbers.ts'
-import { type MessageKey, type MessageParams, say } from './catalog.ts'
+import { type MessageKey, type MessageParams, type SlotName, say } from './catalog.ts'
 
 /**
  * The conversation and the payment session as one pure state machine:
@@ -334,6 +334,16 @@ function onUtterance(s0: DialogueState, p: ParsedUtterance): Step {
       return requestHold({ ...s, voiceCode: code }, [])
     }
     case 'confirming': {
+      const differs = p.intent === 'confirm' ? slotsNotHeld(s, p.slots) : []
+      if (differs.length > 0) {
+        // "Yes, pump 3" to a read-back of pump 2 is not a yes to pump 2: the
+        // held pump is not activated. The hold does not match what the driver
+        // wants, so it is released and one for the changed slots is asked
+        // for; its read-back asks again.
+        const voided = cancelEverything(s, false)
+        const next: DialogueState = { ...s, hold: undefined, slots: mergeSlots(s.slots, p.slots), pumpFromBeacon: p.slots.pump === undefined && s.pumpFromBeacon }
+        return proceed(next, [{ type: 'clear-timer', timer: 'answer' }, ...voided, sayFx(s, 'confirmDiffers', { slots: differs })])
+      }
       if (p.intent === 'confirm') {
         const h = s.hold as FuelAuthorizationResponse
         return {
@@ -369,6 +379,35 @@ function onUtterance(s0: DialogueState, p: ParsedUtterance): Step {
     case 'done':
       return { state: s, effects: [] }
   }
+}
+
+/**
+ * The slots of a confirm that name something other than the hold read back:
+ * another pump, a fuel the hold does not allow, another amount, another card.
+ * A slot that says what the hold already is ("yes, pump 2" to pump 2) is no change.
+ */
+function slotsNotHeld(s: DialogueState, said: Slots): SlotName[] {
+  const h = s.hold
+  if (!h) return []
+  const out: SlotName[] = []
+  if (said.pump !== undefined && said.pump !== h.pump) out.push('pump')
+  if (said.grade) {
+    // The grade the pump would give for these words (as proceed picks it) must be one the hold allows.
+    const sold = (s.station ? stationPump(s.station, h.pump)?.grades ?? [] : []).map((g) => g.grade)
+    const pick = said.grade.grades.find((g) => sold.includes(g))
+    if (pick === undefined || !h.grades.includes(pick)) out.push('grade')
+  }
+  if (said.amount) {
+    const currencyOk = !said.amount.currencies || (isCurrency(h.currency) && said.amount.currencies.includes(h.currency))
+    const parsed = isCurrency(h.currency) ? parseAmount(said.amount.text, h.currency) : undefined
+    if (!currencyOk || !parsed?.ok || parsed.value !== h.holdAmountMinor) out.push('amount')
+  }
+  if (said.paymentMethod) {
+    const name = said.paymentMethod.toLowerCase()
+    const held = [s.slots.paymentMethod, h.paymentMethod.name, h.paymentMethod.brand].map((x) => x?.toLowerCase())
+    if (!held.includes(name)) out.push('card')
+  }
+  return out
 }
 
 function readBackFx(s: DialogueState, h: FuelAuthorizationResponse): Effect {

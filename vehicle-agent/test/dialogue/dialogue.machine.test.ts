@@ -86,6 +86,49 @@ t.test('a "no" voids the hold; "no, pump 1" voids it and asks for pump 1', async
   t.equal(change.state.phase, 'requesting_hold')
 })
 
+t.test('a yes naming another pump, fuel, amount or card does not activate the held pump', async (t) => {
+  const cases: [string, Partial<FuelAuthorizationResponse>, Record<string, unknown>, RegExp][] = [
+    ['yes, pump 3', {}, { pump: 3 }, /not what I read back \(pump\)/],
+    ['yes diesel', { grades: ['unleaded95'] }, { pump: 2, grade: 'diesel' }, /\(fuel\)/],
+    ['yes 40 euros', {}, { pump: 2, amountMinor: 4000, currency: 'EUR' }, /\(amount\)/],
+    ['yes with my business card', {}, { pump: 2, paymentMethodName: 'business' }, /\(card\)/],
+    ['yes, pump 1 with the business card', {}, { pump: 1, paymentMethodName: 'business' }, /\(pump and card\)/],
+    ['ja, Säule 1', {}, { pump: 1 }, /vorgelesen habe \(Säule\)/],
+    ['oui, pompe 1', {}, { pump: 1 }, /lu \(pompe\)/],
+  ]
+  for (const [text, held, request, re] of cases) {
+    const base = run([utter('pay for pump 2'), located, { type: 'hold-granted', hold: hold(held) }])
+    const r = run([utter(text)], base.state)
+    t.notOk(r.effects.some((e) => e.type === 'authorize-pump'), `${text}: nothing activated`)
+    t.ok(r.effects.some((e) => e.type === 'cancel-session' && e.sessionId === 'sess-1'), `${text}: the read-back's hold is released`)
+    t.match(r.effects.find((e) => e.type === 'request-hold'), { request }, `${text}: a hold for what was said`)
+    t.match(r.said.at(-1), re, `${text}: says what differs`)
+    t.equal(r.state.phase, 'requesting_hold')
+    t.equal(r.state.hold, undefined)
+    // The new hold is read back and waits for its own yes.
+    const again = run([{ type: 'hold-granted', hold: hold({ ...held, sessionId: 'sess-2', pump: request.pump as number }) }], r.state)
+    t.equal(again.state.phase, 'confirming', `${text}: asked again`)
+    t.notOk(again.effects.some((e) => e.type === 'authorize-pump'))
+  }
+  // A pump that is not here: the hold is released and the pump asked for.
+  const base = run([utter('pay for pump 2'), located, { type: 'hold-granted', hold: hold() }])
+  const away = run([utter('yes, pump 7')], base.state)
+  t.ok(away.effects.some((e) => e.type === 'cancel-session'))
+  t.notOk(away.effects.some((e) => e.type === 'authorize-pump' || e.type === 'request-hold'))
+  t.equal(away.state.awaiting, 'pump')
+})
+
+t.test('a yes whose slots are what was read back is a plain yes', async (t) => {
+  for (const text of ['yes, pump 2', 'yes diesel', 'yes 50 euros', 'yes with visa', 'ja, Diesel', 'oui, pompe 2']) {
+    const base = run([utter('pay for pump 2'), located, { type: 'hold-granted', hold: hold() }])
+    const r = run([utter(text)], base.state)
+    t.match(r.effects.find((e) => e.type === 'authorize-pump'), { pump: 2, sessionId: 'sess-1' }, text)
+    t.notOk(r.effects.some((e) => e.type === 'cancel-session'), `${text}: the hold is kept`)
+  }
+  const business = run([utter('pay for pump 2 with my business card'), located, { type: 'hold-granted', hold: hold() }, utter('yes, the business card')])
+  t.ok(business.effects.some((e) => e.type === 'authorize-pump'), 'the card the hold was asked for')
+})
+
 t.test('cancel while waiting for the pump cancels on MQTT and in the cloud', async (t) => {
   const base = run([utter('pay for pump 2'), located, { type: 'hold-granted', hold: hold() }, utter('yes')])
   t.equal(base.state.phase, 'authorizing')
@@ -180,7 +223,7 @@ t.test('events out of place change nothing', async (t) => {
 })
 
 t.test('every message exists in every language', async (t) => {
-  const params = { pumps: [1], pump: 1, station: 'S', grades: ['diesel'], said: 'x', currency: 'EUR', code: 'DECLINED', holdAmountMinor: 1, partial: false, volumeMilli: 1, unit: 'L', amountMinor: 1, brand: 'visa', last4: '1234' }
+  const params = { slots: ['pump', 'card'], pumps: [1], pump: 1, station: 'S', grades: ['diesel'], said: 'x', currency: 'EUR', code: 'DECLINED', holdAmountMinor: 1, partial: false, volumeMilli: 1, unit: 'L', amountMinor: 1, brand: 'visa', last4: '1234' }
   for (const lang of LANGS) for (const key of MESSAGE_KEYS) t.ok(say(lang, key, params as never).length > 0, `${lang} ${key}`)
   t.equal(reasonText('TOKEN_REPLAYED', 'en'), 'token has already been used')
   t.match(reasonText('TOKEN_REPLAYED', 'de'), /TOKEN_REPLAYED/)
