@@ -90,10 +90,26 @@ export interface PumpState {
   currency: Currency
   limits: PumpLimits
   session?: PumpSession
-  /** The state to return to on resume (suspended) or on recovery (offline/fault). */
+  /** How the last session ended (shown while `completed`). */
   ending?: SessionEnding
   fault?: string
+  /**
+   * The operator's emergency stop is in force: set by `emergency-stop`, cleared
+   * only by `resume`. It outlives the states the pump passes through meanwhile
+   * (a session ending, `offline`, `fault`, a restart: it is journaled with the
+   * state), so a stopped pump comes back `suspended`, never `idle`.
+   */
+  stopped?: boolean
 }
+
+/** The operator's stop is in force (journals written before `stopped` existed say it by the name alone). */
+export function isStopped(state: PumpState): boolean {
+  return state.stopped === true || state.name === 'suspended'
+}
+
+/** Carries the stop into a state that is not named `suspended`. */
+const keepStop = (state: PumpState): { stopped?: true } =>
+  isStopped(state) ? { stopped: true } : {}
 
 /** The pump driver's view of the dispenser, as read on recovery or when communication returns. */
 export interface DispenserReading {
@@ -249,7 +265,8 @@ function endSession(
   const { session: _drop, ...rest } = state
   const s: PumpState = {
     ...rest,
-    name: next,
+    // A session that ends while the operator's stop is in force leaves the pump stopped.
+    name: next === 'completed' && isStopped(state) ? 'suspended' : next,
     totalizerMilli: Math.max(state.totalizerMilli, session.totalizerMilli),
     ending,
   }
@@ -264,15 +281,17 @@ function endSession(
 function reconcile(state: PumpState, reading: DispenserReading, nowMs: number): Transition {
   const base: PumpState = {
     ...state,
+    ...keepStop(state),
     nozzleUp: reading.nozzleUp,
     totalizerMilli: Math.max(state.totalizerMilli, reading.totalizerMilli),
   }
   const session = state.session
+  const stopped = isStopped(state)
   if (!reading.online) return done({ ...base, name: 'offline' }, [{ type: 'publish-state' }])
   if (!session) {
     if (reading.fault)
       return done({ ...base, name: 'fault', fault: reading.fault }, [{ type: 'publish-state' }])
-    const name: PumpStateName = state.name === 'suspended' ? 'suspended' : 'idle'
+    const name: PumpStateName = stopped ? 'suspended' : 'idle'
     const { fault: _f, ...clean } = base
     return done({ ...clean, name }, [{ type: 'publish-state' }])
   }
@@ -306,7 +325,7 @@ function reconcile(state: PumpState, reading: DispenserReading, nowMs: number): 
   }
   if (!started && !reading.nozzleUp) {
     // Nothing flowed: the authorization still stands; re-arm the dispenser (it may have restarted).
-    const name: PumpStateName = state.name === 'suspended' ? 'suspended' : 'authorized'
+    const name: PumpStateName = stopped ? 'suspended' : 'authorized'
     return done({ ...base, name, session: s }, [
       ...(name === 'authorized'
         ? [{ type: 'driver-authorize', grades: s.grades } as PumpEffect]
@@ -318,14 +337,16 @@ function reconcile(state: PumpState, reading: DispenserReading, nowMs: number): 
     // Still dispensing (or about to): carry on, with the elapsed time still counted.
     const started2: PumpSession =
       s.startedAt === undefined ? { ...s, startedAt: nowMs, lastFlowAt: nowMs } : s
-    const name: PumpStateName = state.name === 'suspended' ? 'suspended' : 'fueling'
+    const name: PumpStateName = stopped ? 'suspended' : 'fueling'
     return done({ ...base, name, session: started2 }, [
+      // The dispenser may have restarted and forgotten the stop (stop() is idempotent).
+      ...(stopped ? [{ type: 'driver-stop' } as PumpEffect] : []),
       { type: 'progress', session: started2 },
       { type: 'publish-state' },
     ])
   }
   // The nozzle went back while we could not see it: the delivery is over, read from the totalizer.
-  const outcome: SaleOutcome = state.name === 'suspended' ? 'emergency-stop' : 'completed'
+  const outcome: SaleOutcome = stopped ? 'emergency-stop' : 'completed'
   return endSession(base, s, outcome, outcome === 'completed' ? undefined : 'EMERGENCY_STOP', nowMs)
 }
 
@@ -343,6 +364,8 @@ export function transition(state: PumpState, event: PumpEvent): Transition {
     case 'authorize': {
       const idleLike = state.name === 'idle' || (state.name === 'completed' && !state.nozzleUp)
       if (!idleLike) return refuse(state, busyReason(state))
+      // Not reachable through transition (a stopped pump is never idle); a guard for hand-made states.
+      if (isStopped(state)) return refuse(state, 'PUMP_OUT_OF_SERVICE')
       if (state.nozzleUp) return refuse(state, 'PUMP_BUSY', 'a nozzle is out of its holster')
       const a = event.auth
       if (a.currency !== state.currency) return refuse(state, 'CURRENCY_MISMATCH')
@@ -508,7 +531,7 @@ export function transition(state: PumpState, event: PumpEvent): Transition {
         return refuse(state, busyReason(state))
       if (state.name === 'authorized' && session)
         return endSession(
-          state,
+          { ...state, stopped: true },
           session,
           'emergency-stop',
           'EMERGENCY_STOP',
@@ -517,7 +540,7 @@ export function transition(state: PumpState, event: PumpEvent): Transition {
           'suspended',
         )
       // Fueling: the valve closes and the delivery pauses; resume continues it, hang-up ends it.
-      return done({ ...state, name: 'suspended' }, [
+      return done({ ...state, name: 'suspended', stopped: true }, [
         { type: 'driver-stop' },
         { type: 'publish-state' },
       ])
@@ -526,14 +549,15 @@ export function transition(state: PumpState, event: PumpEvent): Transition {
     case 'resume': {
       if (state.name !== 'suspended')
         return refuse(state, 'SESSION_STATE_CONFLICT', `resume while ${state.name}`)
+      const { stopped: _s, ...free } = state
       if (session && session.startedAt !== undefined) {
         const s: PumpSession = { ...session, lastFlowAt: event.nowMs }
-        return done({ ...state, name: 'fueling', session: s }, [
+        return done({ ...free, name: 'fueling', session: s }, [
           { type: 'driver-resume' },
           { type: 'publish-state' },
         ])
       }
-      return done({ ...state, name: 'idle' }, [{ type: 'publish-state' }])
+      return done({ ...free, name: 'idle' }, [{ type: 'publish-state' }])
     }
 
     case 'set-price': {
@@ -547,7 +571,7 @@ export function transition(state: PumpState, event: PumpEvent): Transition {
       if (state.name === 'fault') return refuse(state, 'PUMP_FAULT')
       if (session)
         return endSession(
-          { ...state, fault: event.fault },
+          { ...state, ...keepStop(state), fault: event.fault },
           session,
           'fault',
           'PUMP_FAULT',
@@ -555,24 +579,29 @@ export function transition(state: PumpState, event: PumpEvent): Transition {
           [{ type: 'driver-stop' }],
           'fault',
         )
-      return done({ ...state, name: 'fault', fault: event.fault }, [{ type: 'publish-state' }])
+      return done({ ...state, ...keepStop(state), name: 'fault', fault: event.fault }, [
+        { type: 'publish-state' },
+      ])
     }
 
     case 'fault-cleared': {
       if (state.name !== 'fault')
         return refuse(state, 'SESSION_STATE_CONFLICT', 'no fault to clear')
       const { fault: _f, ...rest } = state
-      return done({ ...rest, name: 'idle' }, [{ type: 'publish-state' }])
+      return done({ ...rest, name: isStopped(state) ? 'suspended' : 'idle' }, [
+        { type: 'publish-state' },
+      ])
     }
 
     case 'comm-lost': {
       if (state.name === 'offline') return refuse(state, 'PUMP_OFFLINE')
-      return done({ ...state, name: 'offline' }, [{ type: 'publish-state' }])
+      return done({ ...state, ...keepStop(state), name: 'offline' }, [{ type: 'publish-state' }])
     }
 
     case 'comm-restored': {
       if (state.name !== 'offline')
         return refuse(state, 'SESSION_STATE_CONFLICT', 'pump is not offline')
+      // The stop (if any) rides on `stopped`: reconcile brings a stopped pump back suspended.
       return reconcile(
         { ...state, name: session?.startedAt !== undefined ? 'fueling' : state.name },
         event.reading,

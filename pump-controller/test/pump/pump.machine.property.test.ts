@@ -153,6 +153,8 @@ t.test('machine invariants under random event sequences', async (t) => {
         let now = 1_000_000
         const ended = new Set<string>()
         const opened = new Set<string>()
+        // The operator's stop holds from an accepted emergency-stop to an accepted resume.
+        let stopped = false
         for (let i = 0; i < steps.length; i++) {
           now += steps[i]?.[1] ?? 0
           const ev = (makers[i] as (s: PumpState, now: number) => PumpEvent)(s, now)
@@ -164,6 +166,9 @@ t.test('machine invariants under random event sequences', async (t) => {
             continue
           }
           if (r.state.totalizerMilli < s.totalizerMilli) return false
+          if (ev.type === 'emergency-stop') stopped = true
+          if (ev.type === 'resume') stopped = false
+          if (stopped && (ev.type === 'authorize' || r.state.name === 'idle')) return false
           for (const e of r.effects) {
             if (e.type === 'end-session') {
               if (ended.has(e.session.sessionId)) return false

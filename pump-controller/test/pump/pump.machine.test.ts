@@ -461,3 +461,103 @@ t.test('recovery after a restart', async (t) => {
   t.equal(e6?.type === 'end-session' && e6.session.volumeMilli, 30_000)
   t.equal(recover(idle, rd({}), NOW).state.name, 'idle')
 })
+
+t.test('an emergency stop holds until resume, whatever the pump goes through', async (t) => {
+  const next = { ...auth, sessionId: 'ses9', tokenId: 'tok00009', requestId: 'req9' }
+  const blocked = (s: PumpState, what: string) => {
+    t.not(s.name, 'idle', `${what}: not offered`)
+    t.equal(
+      transition(s, { type: 'authorize', auth: next, nowMs: NOW + 1_000_000 }).refused?.code,
+      s.name === 'suspended'
+        ? 'PUMP_OUT_OF_SERVICE'
+        : s.name === 'offline'
+          ? 'PUMP_OFFLINE'
+          : 'PUMP_FAULT',
+      `${what}: a new authorization is refused`,
+    )
+  }
+  const ticked = (s: PumpState, nowMs: number) => step(s, { type: 'tick', nowMs })
+
+  // The session ends on the maximum length while stopped: its sale is made, the stop stays.
+  const long = transition(suspended, { type: 'tick', nowMs: T0 + limits.maxSessionMs })
+  const e = ends(long)
+  t.equal(e?.type === 'end-session' && e.ending.outcome, 'timeout')
+  t.equal(e?.type === 'end-session' && e.session.volumeMilli, 1000, 'what was pumped is sold')
+  t.equal(long.state.name, 'suspended')
+  const hung = step(long.state, {
+    type: 'nozzle-hung-up',
+    totalizerMilli: long.state.totalizerMilli,
+    nowMs: T0 + limits.maxSessionMs + 1,
+  })
+  blocked(
+    ticked(ticked(hung, T0 + limits.maxSessionMs + 2), T0 + limits.maxSessionMs + 3),
+    'after a max-session end',
+  )
+  t.equal(step(hung, { type: 'resume', nowMs: NOW }).name, 'idle', 'resume frees it')
+
+  // An idle pump stopped, then the dispenser link drops and returns.
+  const idleStop = step(idle, { type: 'emergency-stop', nowMs: NOW })
+  const off = step(idleStop, { type: 'comm-lost', nowMs: NOW })
+  blocked(off, 'offline')
+  // The offline state is what the journal holds: a restart reads it back as JSON.
+  const journaled = JSON.parse(JSON.stringify(off)) as PumpState
+  const rd = { online: true, nozzleUp: false, totalizerMilli: idle.totalizerMilli }
+  const back = step(off, { type: 'comm-restored', reading: rd, nowMs: NOW })
+  t.equal(back.name, 'suspended', 'link back: still stopped')
+  t.equal(
+    recover(journaled, rd, NOW).state.name,
+    'suspended',
+    'restart while offline: still stopped',
+  )
+  t.equal(
+    recover(journaled, { ...rd, online: false }, NOW).state.stopped,
+    true,
+    'restart with the dispenser still away: the stop is kept',
+  )
+
+  // A fault and its clearing.
+  const faulted = step(idleStop, { type: 'fault', fault: 'pulser-error', nowMs: NOW })
+  blocked(faulted, 'fault')
+  blocked(step(faulted, { type: 'fault-cleared', nowMs: NOW }), 'fault cleared')
+  const faultMid = transition(suspended, { type: 'fault', fault: 'pulser-error', nowMs: NOW })
+  t.equal(ends(faultMid)?.type, 'end-session', 'a fault ends the paused delivery')
+  blocked(step(faultMid.state, { type: 'fault-cleared', nowMs: NOW }), 'fault mid-delivery cleared')
+
+  // Stopped mid-delivery, link lost and back with the nozzle still up: still paused, resume works.
+  const offMid = step(suspended, { type: 'comm-lost', nowMs: NOW })
+  const backMid = transition(offMid, {
+    type: 'comm-restored',
+    reading: { ...rd, nozzleUp: true, totalizerMilli: suspended.totalizerMilli, grade: 'diesel' },
+    nowMs: NOW,
+  })
+  t.equal(backMid.state.name, 'suspended')
+  t.equal(backMid.state.session?.sessionId, 'ses1', 'the delivery is kept')
+  t.ok(
+    backMid.effects.some((x) => x.type === 'driver-stop'),
+    'the valve is closed again',
+  )
+  const resumed = transition(backMid.state, { type: 'resume', nowMs: NOW })
+  t.equal(resumed.state.name, 'fueling')
+  t.notOk(resumed.state.stopped)
+  // ... or back with the nozzle down: the sale is an emergency stop, the pump stays stopped.
+  const backDown = transition(offMid, {
+    type: 'comm-restored',
+    reading: { ...rd, totalizerMilli: suspended.totalizerMilli + 500 },
+    nowMs: NOW,
+  })
+  const e2 = ends(backDown)
+  t.equal(e2?.type === 'end-session' && e2.ending.outcome, 'emergency-stop')
+  t.equal(e2?.type === 'end-session' && e2.session.volumeMilli, 1500)
+  blocked(ticked(backDown.state, NOW), 'ended while the link was down')
+
+  // A journal written before `stopped` existed says the stop by the name alone.
+  const { stopped: _s, ...legacy } = idleStop
+  blocked(
+    step(step(legacy, { type: 'comm-lost', nowMs: NOW }), {
+      type: 'comm-restored',
+      reading: rd,
+      nowMs: NOW,
+    }),
+    'legacy journal',
+  )
+})
