@@ -72,6 +72,33 @@ function hasAny(items: Item[], list: string[][]): number {
   return best
 }
 
+/**
+ * Where the first yes and the first no are, each phrase claiming its words
+ * longest first, so that a no phrase holding a yes word ("not right",
+ * "stimmt nicht") or a yes phrase holding a no word ("no problem", "kein
+ * Problem") counts once, as itself. Also returns the items no yes phrase
+ * claimed, for the negation check.
+ */
+function answerWords(free: Item[], lex: Lexicon): { confirmAt: number; denyAt: number; rest: Item[] } {
+  const items = free.map((it) => ({ ...it }))
+  // On equal length a no claims first: a tie must not make a yes.
+  const phrasesByLength = [...lex.deny.map((p) => ({ p, yes: false })), ...lex.confirm.map((p) => ({ p, yes: true }))].sort((a, b) => b.p.length - a.p.length)
+  let confirmAt = -1
+  let denyAt = -1
+  const claimedByYes = new Set<number>()
+  for (const { p, yes } of phrasesByLength) {
+    for (let at = findPhrase(items, p); at >= 0; at = findPhrase(items, p, at + p.length)) {
+      for (let m = 0; m < p.length; m++) {
+        ;(items[at + m] as Item).used = true
+        if (yes) claimedByYes.add(at + m)
+      }
+      if (yes && (confirmAt < 0 || at < confirmAt)) confirmAt = at
+      if (!yes && (denyAt < 0 || at < denyAt)) denyAt = at
+    }
+  }
+  return { confirmAt, denyAt, rest: free.map((it, k) => (claimedByYes.has(k) ? { tok: UNUSED, used: true } : it)) }
+}
+
 function inSet(item: Item | undefined, set: Set<string>): boolean {
   if (!item || item.used || item.num) return false
   if (set.has(item.tok)) return true
@@ -105,7 +132,7 @@ const vocabularies: Record<Lang, Set<string>> = Object.fromEntries(
     for (const w of lex.pumpNouns) all.add(w)
     for (const g of lex.grades) for (const w of g.phrase) if (!/^\d+$/.test(w)) all.add(w)
     // Words every language shares say nothing about which one it is.
-    for (const shared of ['ok', 'okay', 'stop', 'diesel', 'super', 'premium', 'e10', 'e5', 'no', 'status', 'plus', 'lpg', 'ultimate', 'normal']) all.delete(shared)
+    for (const shared of ['ok', 'okay', 'stop', 'diesel', 'super', 'premium', 'e10', 'e5', 'no', 'status', 'plus', 'lpg', 'ultimate', 'normal', 'problem']) all.delete(shared)
     return [lang, all]
   }),
 ) as Record<Lang, Set<string>>
@@ -319,14 +346,16 @@ export function parseUtterance(text: string, hint: Lang = 'en'): ParsedUtterance
 
   let intent: IntentType = 'unknown'
   const cancelAt = hasAny(free, lex.cancel)
-  const denyAt = hasAny(free, lex.deny)
-  const confirmAt = hasAny(free, lex.confirm)
+  const answer = answerWords(free, lex)
   if (cancelAt >= 0) intent = 'cancel'
   else if (payEvidence && !excluded) intent = negated ? 'deny' : 'pay_fuel'
   else if (has(lex.status) && !excluded) intent = 'status'
   else if (has(lex.exclusions)) intent = 'unknown'
-  else if (denyAt >= 0 && (confirmAt < 0 || denyAt <= confirmAt)) intent = 'deny'
-  else if (confirmAt >= 0) intent = negated ? 'deny' : 'confirm'
+  // A yes and a no in one answer ("yes... actually no", "ja nein") is neither:
+  // the driver is asked again rather than the first word taken.
+  else if (answer.denyAt >= 0 && answer.confirmAt >= 0) intent = 'unknown'
+  else if (answer.denyAt >= 0) intent = 'deny'
+  else if (answer.confirmAt >= 0) intent = hasAny(answer.rest, lex.negations) >= 0 ? 'deny' : 'confirm'
   return { intent, lang, slots, numbers, text: typeof text === 'string' ? text.slice(0, 500) : '' }
 }
 

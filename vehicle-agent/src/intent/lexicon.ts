@@ -87,7 +87,7 @@ const ISO_CODES: [string, Currency[]][] = (
 
 const SOURCES: Record<Lang, LexiconSource> = {
   en: {
-    confirm: ['yes', 'yeah', 'yep', 'yup', 'yes please', 'sure', 'ok', 'okay', 'correct', 'right', 'that is right', "that's right", 'confirm', 'confirmed', 'affirmative', 'go ahead', 'do it', 'sounds good', 'please do', 'absolutely', 'of course', 'go for it', 'alright', 'all right'],
+    confirm: ['yes', 'yeah', 'yep', 'yup', 'yes please', 'sure', 'ok', 'okay', 'correct', 'right', 'that is right', "that's right", 'confirm', 'confirmed', 'affirmative', 'go ahead', 'do it', 'sounds good', 'please do', 'absolutely', 'of course', 'go for it', 'alright', 'all right', 'no problem'],
     deny: ['no', 'nope', 'nah', 'negative', 'wrong', 'incorrect', 'not right', 'that is wrong', "that's wrong", 'not that'],
     cancel: ['cancel', 'stop', 'abort', 'never mind', 'nevermind', 'forget it', 'quit', 'call it off'],
     status: ['status', 'how much', 'how far', 'how many', 'progress', 'how is it going', "how's it going", 'what is the total', "what's the total", 'so far', 'how long'],
@@ -120,7 +120,7 @@ const SOURCES: Record<Lang, LexiconSource> = {
     markers: ['i', 'want', 'to', 'please', 'for', 'the', 'pump', 'pay', 'with', 'and', 'yes', 'no', 'fill', 'up', 'cancel', 'at', 'of', 'my', 'how', 'much', 'would', 'like', 'could', 'you', 'can', 'it', 'that', 'is', 'what', 'number', 'dollars', 'unleaded', 'petrol', 'gas', 'fuel', 'me', 'go', 'ahead', 'yeah', 'nope', 'stop', 'card', 'do', 'not', 'this', 'some', 'put', 'on', 'just'],
   },
   de: {
-    confirm: ['ja', 'jawohl', 'jo', 'jep', 'genau', 'richtig', 'korrekt', 'okay', 'ok', 'bestätigen', 'bestätige', 'bestätigt', 'mach das', 'mach es', 'machs', "mach's", 'los', 'los gehts', 'passt', 'in ordnung', 'gerne', 'sicher', 'klar', 'einverstanden', 'stimmt', 'ja bitte', 'jawoll'],
+    confirm: ['ja', 'jawohl', 'jo', 'jep', 'genau', 'richtig', 'korrekt', 'okay', 'ok', 'bestätigen', 'bestätige', 'bestätigt', 'mach das', 'mach es', 'machs', "mach's", 'los', 'los gehts', 'passt', 'in ordnung', 'gerne', 'sicher', 'klar', 'einverstanden', 'stimmt', 'ja bitte', 'jawoll', 'kein problem'],
     deny: ['nein', 'ne', 'nee', 'nö', 'falsch', 'nicht richtig', 'stimmt nicht', 'auf keinen fall'],
     cancel: ['abbrechen', 'abbruch', 'brich ab', 'stopp', 'stop', 'stornieren', 'storniere', 'storno', 'vergiss es', 'halt', 'hör auf', 'beenden', 'beende'],
     status: ['status', 'wie viel', 'wieviel', 'wie weit', 'stand', 'wie lange', 'fortschritt', 'wie viele liter', 'wie läuft'],
@@ -152,7 +152,7 @@ const SOURCES: Record<Lang, LexiconSource> = {
     markers: ['ich', 'bitte', 'möchte', 'will', 'für', 'die', 'der', 'das', 'an', 'säule', 'zapfsäule', 'zahlen', 'bezahlen', 'tanken', 'ja', 'nein', 'mit', 'und', 'volltanken', 'abbrechen', 'wie', 'viel', 'nummer', 'bleifrei', 'mal', 'doch', 'genau', 'richtig', 'können', 'sie', 'du', 'mir', 'meine', 'meiner', 'nicht', 'den', 'dem', 'einmal', 'ist', 'es', 'los', 'bis', 'zu', 'hätte', 'gern', 'gerne', 'euro', 'nee', 'stopp', 'vergiss', 'benzin', 'passt', 'machen', 'mach'],
   },
   fr: {
-    confirm: ['oui', 'ouais', "d'accord", 'daccord', "c'est bon", "c'est ça", "c'est correct", 'exact', 'exactement', 'vas-y', 'allez-y', 'confirme', 'confirmer', 'confirmez', 'je confirme', 'parfait', 'bien sûr', 'ok', 'okay', 'correct', 'tout à fait', 'volontiers', 'oui merci', 'bien'],
+    confirm: ['oui', 'ouais', "d'accord", 'daccord', "c'est bon", "c'est ça", "c'est correct", 'exact', 'exactement', 'vas-y', 'allez-y', 'confirme', 'confirmer', 'confirmez', 'je confirme', 'parfait', 'bien sûr', 'ok', 'okay', 'correct', 'tout à fait', 'volontiers', 'oui merci', 'bien', 'pas de problème', 'pas de souci', 'sans problème'],
     deny: ['non', 'pas ça', 'faux', "c'est faux", 'incorrect', 'pas du tout', 'non merci'],
     cancel: ['annule', 'annuler', 'annulez', 'arrête', 'arrêter', 'arrêtez', 'stop', 'laisse tomber', 'laissez tomber', 'oublie', 'oubliez'],
     status: ['statut', 'état', 'combien', 'où en est', 'où en sommes', 'progression', 'ça avance', 'ça en est où'],
@@ -184,7 +184,7 @@ const SOURCES: Record<Lang, LexiconSource> = {
     markers: ['je', 'pompe', 'payer', 'oui', 'non', 'le', 'la', 'les', 'pour', 'de', 'du', 'des', 'plein', 'voudrais', 'vous', 'plait', 'sil', 'annule', 'annuler', 'numero', 'avec', 'ma', 'mon', 'est', 'fais', 'faire', 'mets', 'merci', 'c', 'd', 'l', 'j', 'combien', 'arrete', 'carte', 'essence', 'gazole', 'sans', 'plomb', 'et', 'en', 'a', 'accord', 'ouais', 'bon', 'moi', 'une', 'sur', 'veux', 'aimerais', 'on', 'y', 'au', 'deux', 'trois', 'quatre', 'cinq'],
   },
   ar: {
-    confirm: ['نعم', 'أجل', 'اي', 'إي', 'ايوه', 'أيوه', 'ايوا', 'إيه', 'تمام', 'حسنا', 'حسناً', 'طيب', 'موافق', 'أكد', 'أكّد', 'اكيد', 'أكيد', 'صحيح', 'صح', 'بالتأكيد', 'يلا', 'اوكي', 'أوكي', 'ok', 'مضبوط', 'نعم من فضلك'],
+    confirm: ['نعم', 'أجل', 'اي', 'إي', 'ايوه', 'أيوه', 'ايوا', 'إيه', 'تمام', 'حسنا', 'حسناً', 'طيب', 'موافق', 'أكد', 'أكّد', 'اكيد', 'أكيد', 'صحيح', 'صح', 'بالتأكيد', 'يلا', 'اوكي', 'أوكي', 'ok', 'مضبوط', 'نعم من فضلك', 'لا مشكلة', 'ما في مشكلة', 'مافي مشكلة'],
     deny: ['لا', 'كلا', 'خطأ', 'غلط', 'مش صح', 'مو صحيح', 'غير صحيح', 'ليس صحيحا'],
     cancel: ['ألغ', 'الغ', 'ألغي', 'الغي', 'إلغاء', 'الغاء', 'ألغِ', 'ألغيها', 'وقف', 'أوقف', 'توقف', 'بطل', 'انس', 'انسى'],
     status: ['كم', 'الحالة', 'حالة', 'وين وصل', 'التقدم', 'كم وصل', 'كم صار', 'كم لتر'],

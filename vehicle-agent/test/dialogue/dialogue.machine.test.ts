@@ -118,6 +118,17 @@ t.test('a yes naming another pump, fuel, amount or card does not activate the he
   t.equal(away.state.awaiting, 'pump')
 })
 
+t.test('a yes and a no in one answer at the read-back asks again', async (t) => {
+  for (const text of ['yes... actually no', 'yes no', 'yes, no wait', 'ja nein', 'oui... non', 'نعم لا']) {
+    const base = run([utter('pay for pump 2'), located, { type: 'hold-granted', hold: hold() }])
+    const r = run([utter(text)], base.state)
+    t.notOk(r.effects.some((e) => e.type === 'authorize-pump'), `${text}: nothing activated`)
+    t.notOk(r.effects.some((e) => e.type === 'cancel-session'), `${text}: the hold waits for the answer`)
+    t.equal(r.state.phase, 'confirming', text)
+    t.equal(r.effects.filter((e) => e.type === 'say').at(-1)?.key, 'answerYesNo', `${text}: asked again`)
+  }
+})
+
 t.test('a yes whose slots are what was read back is a plain yes', async (t) => {
   for (const text of ['yes, pump 2', 'yes diesel', 'yes 50 euros', 'yes with visa', 'ja, Diesel', 'oui, pompe 2']) {
     const base = run([utter('pay for pump 2'), located, { type: 'hold-granted', hold: hold() }])

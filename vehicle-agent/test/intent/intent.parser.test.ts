@@ -160,6 +160,25 @@ t.test('Arabic', async (t) => {
   ])
 })
 
+t.test('a yes and a no in one answer is not a confirm', async (t) => {
+  const mixed: [string, Lang][] = [
+    ['yes no', 'en'], ['yes... actually no', 'en'], ['yes, no wait', 'en'], ['no, yes', 'en'], ['okay, no', 'en'], ['sure, not that', 'en'],
+    ['ja nein', 'de'], ['ja... nein, doch nicht', 'de'], ['nein, ja', 'de'],
+    ['oui non', 'fr'], ['oui... enfin non', 'fr'], ["d'accord, non", 'fr'],
+    ['نعم لا', 'ar'], ['نعم، لا انتظر', 'ar'],
+  ]
+  for (const [text, lang] of mixed) {
+    const p = parseUtterance(text)
+    t.equal(p.intent, 'unknown', `${text}: asked again, not a confirm`)
+    t.equal(p.lang, lang, `${text} is ${lang}`)
+  }
+  // A phrase claims its own words: these are one answer each, not a yes and a no.
+  check(t, 'en', [['no problem', { intent: 'confirm' }], ["that's not right", { intent: 'deny' }], ['that is not right', { intent: 'deny' }], ['absolutely not', { intent: 'deny' }], ['not yes', { intent: 'deny' }], ['no no', { intent: 'deny' }]])
+  check(t, 'de', [['kein Problem', { intent: 'confirm' }], ['ja, kein Problem', { intent: 'confirm' }], ['stimmt nicht', { intent: 'deny' }], ['nicht richtig', { intent: 'deny' }]])
+  check(t, 'fr', [['pas de problème', { intent: 'confirm' }], ['pas de souci', { intent: 'confirm' }], ['pas du tout', { intent: 'deny' }], ['non merci', { intent: 'deny' }]])
+  check(t, 'ar', [['لا مشكلة', { intent: 'confirm' }], ['ما في مشكلة', { intent: 'confirm' }], ['مش صح', { intent: 'deny' }], ['غير صحيح', { intent: 'deny' }]])
+})
+
 t.test('bad input never throws and never pays', async (t) => {
   const weird: unknown[] = [undefined, null, 42, {}, 'x'.repeat(100_000), '\u0000\u0001', '💥🔥', 'pump pump pump pump', '999999999999 euros', 'pump 0', 'pump 100']
   for (const w of weird) {
