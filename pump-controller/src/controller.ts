@@ -106,6 +106,19 @@ const REVOCATION_KEEP_MS = (3600 + 2 * CLOCK_SKEW_S) * 1000
 
 type AnyDraft = { [T in MessageType]: Draft<T> & { type: T } }[MessageType]
 
+type EndSessionEffect = Extract<PumpEffect, { type: 'end-session' }>
+
+/**
+ * A pump's state as the controller journals it: the machine's state plus the
+ * sessions it ended whose sales could not be journaled yet. The machine's
+ * state no longer holds those sessions, so without them a later write of the
+ * pump would drop the only durable trace of a finished sale; recovery records
+ * them (recordSale is idempotent on the session) before anything else.
+ */
+interface JournaledPumpState extends PumpState {
+  unrecordedSales?: EndSessionEffect[]
+}
+
 interface CachedAnswer {
   topic: string
   draft: AnyDraft
@@ -122,10 +135,8 @@ export function createPumpController(opts: PumpControllerOptions): PumpControlle
   const answers = new Map<string, CachedAnswer>()
   const lastProgress = new Map<number, number>()
   const unsubscribers: (() => void)[] = []
-  const pendingEnds = new Map<
-    string,
-    { pump: number; effect: Extract<PumpEffect, { type: 'end-session' }> }
-  >()
+  /** Ended sessions whose sales are not journaled yet, by session id (see JournaledPumpState). */
+  const pendingEnds = new Map<string, { pump: number; effect: EndSessionEffect }>()
   const timers: NodeJS.Timeout[] = []
   let chain: Promise<unknown> = Promise.resolve()
   let stopped = false
@@ -301,7 +312,17 @@ export function createPumpController(opts: PumpControllerOptions): PumpControlle
     }
   }
 
-  async function endSession(pump: number, e: Extract<PumpEffect, { type: 'end-session' }>) {
+  /** What to journal for a pump: its state with the sales it still owes (but `except`). */
+  function journaled(pump: number, state: PumpState, except?: string): PumpState {
+    const unrecordedSales = [...pendingEnds]
+      .filter(([id, p]) => p.pump === pump && id !== except)
+      .map(([, p]) => p.effect)
+    if (unrecordedSales.length === 0) return state
+    const out: JournaledPumpState = { ...state, unrecordedSales }
+    return out
+  }
+
+  async function endSession(pump: number, e: EndSessionEffect) {
     const s = e.session
     const volumeMilli = s.volumeMilli
     const amountMinor =
@@ -337,14 +358,20 @@ export function createPumpController(opts: PumpControllerOptions): PumpControlle
       stored = await journal.recordSale({
         sessionId: s.sessionId,
         build,
-        pumpState: current,
+        pumpState: journaled(pump, current, s.sessionId),
         nowMs: clock.now(),
       })
     } catch (err) {
-      // Kept in memory and retried on every tick; if we die first, the journaled
-      // pump state still holds the session and recovery completes it from the totalizer.
+      // Retried on every tick. Until it is recorded, every write of this pump's
+      // state carries the ended session (journaled()), so a crash cannot lose it;
+      // the journal still holds the pump's previous state (with the session) meanwhile.
       log.error({ err, sessionId: s.sessionId, pump }, 'could not journal the sale; will retry')
       pendingEnds.set(s.sessionId, { pump, effect: e })
+      try {
+        await journal.savePump(journaled(pump, current), clock.now())
+      } catch (err2) {
+        log.error({ err: err2, pump }, 'could not journal the pump state either')
+      }
       return
     }
     pendingEnds.delete(s.sessionId)
@@ -443,7 +470,7 @@ export function createPumpController(opts: PumpControllerOptions): PumpControlle
     const endsSession = t.effects.some((e) => e.type === 'end-session')
     // A sale and the pump state that follows it are written in one transaction (journal.recordSale).
     if (!endsSession && event !== 'flow' && t.state !== prev)
-      await journal.savePump(t.state, clock.now())
+      await journal.savePump(journaled(pump, t.state), clock.now())
     for (const e of t.effects) await runEffect(pump, e)
   }
 
@@ -556,7 +583,7 @@ export function createPumpController(opts: PumpControllerOptions): PumpControlle
     const session = t.state.session as PumpSession
     const r = await journal.recordAuthorization({
       session,
-      pumpState: t.state,
+      pumpState: journaled(pump, t.state),
       keepUntilMs: (c.exp + CLOCK_SKEW_S) * 1000,
       nowMs: now,
     })
@@ -792,7 +819,11 @@ export function createPumpController(opts: PumpControllerOptions): PumpControlle
   async function recoverAll() {
     const stored = await journal.loadPumps()
     for (const pc of config.pumps) {
-      const saved = stored.get(pc.pump)
+      const { unrecordedSales = [], ...savedState } =
+        (stored.get(pc.pump) as JournaledPumpState | undefined) ?? {}
+      const saved = stored.has(pc.pump) ? (savedState as PumpState) : undefined
+      for (const e of unrecordedSales)
+        pendingEnds.set(e.session.sessionId, { pump: pc.pump, effect: e })
       // Prices set by the operator (set-price) survive a restart; new grades come from the configuration.
       const base = saved
         ? {
@@ -808,6 +839,11 @@ export function createPumpController(opts: PumpControllerOptions): PumpControlle
             limits: config.limits,
           })
       machines.set(pc.pump, base)
+      // Sales that ended before the last run died, first: they come before anything recovery ends.
+      for (const e of unrecordedSales) {
+        log.warn({ pump: pc.pump, sessionId: e.session.sessionId }, 'unrecorded sale recovered')
+        await endSession(pc.pump, e)
+      }
       const d = drivers.get(pc.pump)
       let reading: DispenserReading
       try {
@@ -896,6 +932,10 @@ export function createPumpController(opts: PumpControllerOptions): PumpControlle
       for (const t of timers) clearInterval(t)
       if (backlogTimer !== undefined) clearTimeout(backlogTimer)
       for (const u of unsubscribers) u()
+      // One last try for sales not journaled yet (they are in the journaled pump state regardless).
+      await enqueue(async () => {
+        for (const p of [...pendingEnds.values()]) await endSession(p.pump, p.effect)
+      }).catch(() => {})
       await forwarder.stop()
       await chain.catch(() => {})
       if (link.connected) {
