@@ -117,7 +117,9 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
     request.idem = null
     const body = typeof payload === 'string' ? payload : Buffer.isBuffer(payload) ? payload.toString('utf8') : JSON.stringify(payload ?? null)
     try {
-      if (reply.statusCode >= 500) await abandonIdempotent(deps.db, idem.scope, idem.key)
+      // "Not yet" is no answer: a 5xx or an earlier attempt still in progress leaves the key free to retry.
+      if (reply.statusCode >= 500 || (reply.statusCode === 409 && body.includes('"IDEMPOTENCY_IN_PROGRESS"')))
+        await abandonIdempotent(deps.db, idem.scope, idem.key)
       else await completeIdempotent(deps.db, idem.scope, idem.key, reply.statusCode, body)
     } catch (err) {
       request.log.error({ err }, 'could not record the idempotent response')

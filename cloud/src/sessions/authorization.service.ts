@@ -8,8 +8,10 @@ import {
   maxVolumeForAmount,
   newNonce,
   CLOCK_SKEW_S,
+  isReasonCode,
   signPumpAuthorization,
 } from '@fuelpay/proto'
+import { findPaymentMethod } from '../accounts/account.repository.ts'
 import { verifyVoiceCode } from '../accounts/voice-code.ts'
 import type { Caller } from '../auth/caller.ts'
 import type { Db } from '../db/database.ts'
@@ -28,7 +30,7 @@ import {
   parseAuthorizationContext,
   vehicleSpend,
 } from './authorization.context.ts'
-import { insertSession, updateSession } from './session.repository.ts'
+import { findSession, insertSession, lockSession, type SessionRow, updateSession, updateSessionReturning } from './session.repository.ts'
 
 type VehicleCaller = Extract<Caller, { role: 'vehicle' }>
 
@@ -189,7 +191,7 @@ export async function requestFuelAuthorization(
   const requestedMinor = controls.amountMinor
   const prices = pricesOf(grades)
   const highestPrice = Math.max(...Object.values(prices))
-  if (!inserted) throw refuse('IDEMPOTENCY_IN_PROGRESS', 'this request already made a session')
+  if (!inserted) throw await earlierAttempt(db, sessionId)
 
   const auth = await deps.processor.authorize({
     cardToken: pm.processor_token,
@@ -201,11 +203,13 @@ export async function requestFuelAuthorization(
   if (!auth.ok) {
     const state = auth.reason.code === 'PROCESSOR_TIMEOUT' || auth.reason.code === 'ISSUER_UNAVAILABLE' ? 'failed' : 'declined'
     await db.transaction().execute(async (tx) => {
+      // A failed session stays unsettled until the processor confirms it
+      // holds nothing for it (releaseUnrecordedHold; the sweeper retries).
       await updateSession(tx, sessionId, {
         state,
         reason_code: auth.reason.code,
         reason_message: auth.reason.message,
-        settled_at: new Date(nowMs),
+        settled_at: state === 'failed' ? null : new Date(nowMs),
       })
       await appendOutbox(tx, {
         kind: `session.${state}`,
@@ -219,119 +223,210 @@ export async function requestFuelAuthorization(
     deps.metrics.authorizations.inc({ outcome: auth.reason.code })
     if (state === 'failed') {
       // The issuer may have placed the hold after we stopped waiting: void it by the same key.
-      void voidUnknownAuthorization(deps, pm.processor_token, requestedMinor, currency, sessionId)
+      void releaseUnrecordedHold(deps, { id: sessionId, payment_method_id: pm.id, requested_amount_minor: requestedMinor, currency, processor_auth_id: null })
     }
     throw refuse(auth.reason.code, auth.reason.message)
   }
 
-  const holdMinor = Math.min(auth.value.approvedMinor, requestedMinor)
-  const maxVolumeMilli = maxVolumeForAmount(holdMinor, highestPrice, currency)
-  if (maxVolumeMilli === 0) {
-    await deps.processor.void({ authId: auth.value.authId, idempotencyKey: `void:${sessionId}` })
-    await updateSession(db, sessionId, {
-      state: 'declined',
-      processor_auth_id: auth.value.authId,
-      reason_code: 'AMOUNT_OUT_OF_RANGE',
-      reason_message: 'approved amount buys no fuel',
-      settled_at: new Date(nowMs),
-    })
-    throw refuse('AMOUNT_OUT_OF_RANGE', 'approved amount buys no fuel')
-  }
+  const placeHold = async (auth: { authId: string; approvedMinor: number }): Promise<FuelAuthorizationResponse> => {
+    const holdMinor = Math.min(auth.approvedMinor, requestedMinor)
+    const maxVolumeMilli = maxVolumeForAmount(holdMinor, highestPrice, currency)
+    if (maxVolumeMilli === 0) {
+      // Declined by us but held by the processor: settled once the void is confirmed.
+      await updateSession(db, sessionId, {
+        state: 'declined',
+        processor_auth_id: auth.authId,
+        reason_code: 'AMOUNT_OUT_OF_RANGE',
+        reason_message: 'approved amount buys no fuel',
+      })
+      await releaseUnrecordedHold(deps, { id: sessionId, payment_method_id: pm.id, requested_amount_minor: requestedMinor, currency, processor_auth_id: auth.authId })
+      throw refuse('AMOUNT_OUT_OF_RANGE', 'approved amount buys no fuel')
+    }
 
-  const jti = newNonce()
-  const iat = Math.floor(nowMs / 1000)
-  const exp = iat + deps.config.pumpAuthorizationTtlS
-  const token = await signPumpAuthorization(
-    {
-      jti,
+    const jti = newNonce()
+    const iat = Math.floor(nowMs / 1000)
+    const exp = iat + deps.config.pumpAuthorizationTtlS
+    const token = await signPumpAuthorization(
+      {
+        jti,
+        sessionId,
+        stationId: station.id,
+        pump: pump.pump,
+        vehicleId: caller.id,
+        maxAmountMinor: holdMinor,
+        currency,
+        maxVolumeMilli,
+        grades: grades as Grade[],
+        iat,
+        exp,
+      },
+      deps.keys.active(),
+      nowMs,
+    )
+
+    const response: FuelAuthorizationResponse = {
       sessionId,
-      stationId: station.id,
-      pump: pump.pump,
-      vehicleId: caller.id,
-      maxAmountMinor: holdMinor,
+      state: 'held',
+      token,
+      holdAmountMinor: holdMinor,
+      requestedAmountMinor: requestedMinor,
+      partial: holdMinor < requestedMinor,
       currency,
       maxVolumeMilli,
+      volumeUnit: station.volume_unit,
       grades: grades as Grade[],
-      iat,
-      exp,
-    },
-    deps.keys.active(),
-    nowMs,
-  )
-
-  const response: FuelAuthorizationResponse = {
-    sessionId,
-    state: 'held',
-    token,
-    holdAmountMinor: holdMinor,
-    requestedAmountMinor: requestedMinor,
-    partial: holdMinor < requestedMinor,
-    currency,
-    maxVolumeMilli,
-    volumeUnit: station.volume_unit,
-    grades: grades as Grade[],
-    expiresAt: new Date(exp * 1000).toISOString(),
-    station: { id: station.id, name: station.name },
-    pump: pump.pump,
-    paymentMethod: { id: pm.id, brand: pm.brand, last4: pm.last4, ...(pm.name ? { name: pm.name } : {}) },
-  }
-  // One statement, so one commit: the session moves on only if it is still
-  // requested (the state test is in the update, which takes the row lock),
-  // and the ledger hold, the outbox event and the stored idempotent answer
-  // are written only when it did.
-  const placed = await sql<{ n: number }>`
-    WITH s AS (${db
-      .updateTable('sessions')
-      .set({
-        state: 'held',
-        hold_amount_minor: holdMinor,
-        max_volume_milli: maxVolumeMilli,
-        processor_auth_id: auth.value.authId,
-        token_jti: jti,
-        token_expires_at: new Date(exp * 1000),
-        hold_expires_at: new Date(nowMs + unusedHoldLifetimeMs(deps.config)),
-        updated_at: sql`now()` as unknown as Date,
-      })
-      .where('id', '=', sessionId)
-      .where('state', '=', 'requested')
-      .returning('id')}),
-    ${entryCtes('hold', 's', [{ sessionId, kind: 'hold', currency, postings: holdPostings(account.id, station.id, holdMinor) }])},
-    ${outboxCte('event', 's', {
-      kind: 'session.held',
-      aggregateId: sessionId,
-      operatorId: station.operator_id,
-      stationId: station.id,
-      accountId: account.id,
-      payload: { sessionId, pump: pump.pump, vehicleId: caller.id, holdAmountMinor: holdMinor, currency },
-    })}${
-      answer
-        ? sql`,
-    ${idempotencyDoneCte('answer', 's', { scope: answer.scope, key: answer.key, statusCode: answer.statusCode, response: answer.serialize(response) })}`
-        : sql``
+      expiresAt: new Date(exp * 1000).toISOString(),
+      station: { id: station.id, name: station.name },
+      pump: pump.pump,
+      paymentMethod: { id: pm.id, brand: pm.brand, last4: pm.last4, ...(pm.name ? { name: pm.name } : {}) },
     }
-    SELECT count(*)::int AS n FROM s`.execute(db)
-  if (Number(placed.rows[0]?.n ?? 0) !== 1) throw refuse('SESSION_STATE_CONFLICT')
-  deps.metrics.authorizations.inc({ outcome: holdMinor < requestedMinor ? 'partial' : 'held' })
-  deps.log.info({ sessionId, stationId: station.id, pump: pump.pump, holdMinor }, 'hold placed')
+    // One statement, so one commit: the session moves on only if it is still
+    // requested (the state test is in the update, which takes the row lock),
+    // and the ledger hold, the outbox event and the stored idempotent answer
+    // are written only when it did.
+    const placed = await sql<{ n: number }>`
+      WITH s AS (${db
+        .updateTable('sessions')
+        .set({
+          state: 'held',
+          hold_amount_minor: holdMinor,
+          max_volume_milli: maxVolumeMilli,
+          processor_auth_id: auth.authId,
+          token_jti: jti,
+          token_expires_at: new Date(exp * 1000),
+          hold_expires_at: new Date(nowMs + unusedHoldLifetimeMs(deps.config)),
+          updated_at: sql`now()` as unknown as Date,
+        })
+        .where('id', '=', sessionId)
+        .where('state', '=', 'requested')
+        .returning('id')}),
+      ${entryCtes('hold', 's', [{ sessionId, kind: 'hold', currency, postings: holdPostings(account.id, station.id, holdMinor) }])},
+      ${outboxCte('event', 's', {
+        kind: 'session.held',
+        aggregateId: sessionId,
+        operatorId: station.operator_id,
+        stationId: station.id,
+        accountId: account.id,
+        payload: { sessionId, pump: pump.pump, vehicleId: caller.id, holdAmountMinor: holdMinor, currency },
+      })}${
+        answer
+          ? sql`,
+      ${idempotencyDoneCte('answer', 's', { scope: answer.scope, key: answer.key, statusCode: answer.statusCode, response: answer.serialize(response) })}`
+          : sql``
+      }
+      SELECT count(*)::int AS n FROM s`.execute(db)
+    if (Number(placed.rows[0]?.n ?? 0) !== 1) throw refuse('SESSION_STATE_CONFLICT')
+    deps.metrics.authorizations.inc({ outcome: holdMinor < requestedMinor ? 'partial' : 'held' })
+    deps.log.info({ sessionId, stationId: station.id, pump: pump.pump, holdMinor }, 'hold placed')
 
-  return response
+    return response
+  }
+  try {
+    return await placeHold(auth.value)
+  } catch (err) {
+    // The processor holds money the session does not show: give it back
+    // now if possible; the sweeper retries until the processor confirms.
+    await abandonHold(deps, sessionId, auth.value.authId).catch((e) =>
+      deps.log.error({ err: e, sessionId }, 'could not mark an unrecorded hold; the sweeper will release it'),
+    )
+    throw err
+  }
 }
 
-async function voidUnknownAuthorization(
+/**
+ * The refusal for a request whose session an earlier attempt with the same
+ * idempotency key made (that attempt failed with a 5xx or crashed, so no
+ * answer was stored): the earlier outcome when it has one, else "in
+ * progress", which is never stored as the key's answer (app.ts).
+ */
+async function earlierAttempt(db: Db, sessionId: string) {
+  const earlier = await findSession(db, sessionId)
+  if (earlier && UNRECORDED_HOLD_STATES.includes(earlier.state) && isReasonCode(earlier.reason_code)) {
+    return refuse(earlier.reason_code, earlier.reason_message ?? undefined)
+  }
+  return refuse('IDEMPOTENCY_IN_PROGRESS', 'this request already made a session')
+}
+
+/**
+ * After a processor hold that the session failed to record (an error, or a
+ * lost race between the processor's answer and the hold's commit): a session
+ * still `requested` is failed, keeping the processor's authorization id, and
+ * its hold released. A session the hold was recorded on is left alone.
+ */
+async function abandonHold(deps: CloudDeps, sessionId: string, authId: string): Promise<void> {
+  const row = await deps.db.transaction().execute(async (tx) => {
+    const locked = await lockSession(tx, sessionId)
+    if (locked?.state !== 'requested') return locked
+    return updateSessionReturning(tx, sessionId, {
+      state: 'failed',
+      processor_auth_id: authId,
+      reason_code: 'UNAVAILABLE',
+      reason_message: 'the hold could not be recorded',
+    })
+  })
+  if (row && UNRECORDED_HOLD_STATES.includes(row.state) && !row.settled_at) await releaseUnrecordedHold(deps, row)
+}
+
+/** Session states that never recorded a hold; while unsettled, the processor may still hold money for them. */
+export const UNRECORDED_HOLD_STATES = ['failed', 'declined']
+
+/** Processor answers after which it may or may not hold the money. */
+const UNSURE = ['PROCESSOR_TIMEOUT', 'ISSUER_UNAVAILABLE', 'UNAVAILABLE']
+
+/**
+ * Gives back a hold the processor may have placed for a session that never
+ * recorded one (the processor timed out or was unavailable, or the cloud
+ * failed between the processor's answer and the hold's commit), then marks
+ * the session settled. The processor sees the session's own keys: asking
+ * again by `auth:<session>` returns the hold it placed (or places one, voided
+ * at once: the only way to be sure through an authorize/capture/void
+ * adapter), and the void is one void however often it is sent. While the
+ * processor is unsure the session stays unsettled and the sweeper retries.
+ * Never throws; true when settled.
+ */
+export async function releaseUnrecordedHold(
   deps: CloudDeps,
-  cardToken: string,
-  amountMinor: number,
-  currency: string,
-  sessionId: string,
-): Promise<void> {
+  row: Pick<SessionRow, 'id' | 'payment_method_id' | 'requested_amount_minor' | 'currency' | 'processor_auth_id'>,
+): Promise<boolean> {
+  const sessionId = row.id
+  const unsure = (code: string, message: string) => {
+    deps.log.warn({ sessionId, code }, message)
+    deps.metrics.settlementFailures.inc({ action: 'release_unrecorded', code })
+    return false
+  }
   try {
-    const again = await deps.processor.authorize({ cardToken, amountMinor, currency, idempotencyKey: `auth:${sessionId}`, allowPartial: true })
-    if (again.ok) {
-      await deps.processor.void({ authId: again.value.authId, idempotencyKey: `void:${sessionId}` })
-      deps.log.warn({ sessionId }, 'voided a hold placed after the processor timed out')
+    let authId = row.processor_auth_id
+    if (!authId) {
+      const pm = await findPaymentMethod(deps.db, row.payment_method_id)
+      if (!pm) deps.log.error({ sessionId }, 'cannot ask the processor about a failed hold: the payment method is gone')
+      else {
+        const again = await deps.processor.authorize({
+          cardToken: pm.processor_token,
+          amountMinor: Number(row.requested_amount_minor),
+          currency: row.currency,
+          idempotencyKey: `auth:${sessionId}`,
+          allowPartial: true,
+        })
+        if (!again.ok && UNSURE.includes(again.reason.code)) return unsure(again.reason.code, 'the processor is still unsure of a failed hold; will retry')
+        if (again.ok) authId = again.value.authId
+      }
     }
+    if (authId) {
+      const v = await deps.processor.void({ authId, idempotencyKey: `void:${sessionId}` })
+      if (!v.ok) return unsure(v.reason.code, 'could not void a hold the session never recorded; will retry')
+      deps.log.warn({ sessionId }, 'voided a hold the session never recorded')
+    }
+    await deps.db
+      .updateTable('sessions')
+      .set({ settled_at: new Date(deps.nowMs()), processor_auth_id: authId, updated_at: sql`now()` as unknown as Date })
+      .where('id', '=', sessionId)
+      .where('settled_at', 'is', null)
+      .where('state', 'in', UNRECORDED_HOLD_STATES)
+      .execute()
+    return true
   } catch (err) {
-    deps.log.error({ err, sessionId }, 'could not void a timed-out authorization')
+    deps.log.error({ err, sessionId }, 'could not release a hold the session never recorded; will retry')
+    return false
   }
 }
 

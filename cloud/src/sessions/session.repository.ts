@@ -96,7 +96,10 @@ export async function vehicleSpendSince(db: Db, vehicleId: string, since: Date):
 }
 
 /** vehicleSpendSince for two times at once (the day and the month), in one read. */
-/** Sessions whose hold has outlived its time, or whose settlement was decided but not finished. */
+/**
+ * Sessions whose hold has outlived its time, whose settlement was decided but
+ * not finished, or that may have a processor hold they never recorded.
+ */
 export function sessionsDue(db: Db, now: Date, limit: number) {
   return db
     .selectFrom('sessions')
@@ -107,6 +110,8 @@ export function sessionsDue(db: Db, now: Date, limit: number) {
         eb.and([eb('hold_expires_at', '<', now), eb('state', 'in', ['held', 'pump_authorized', 'fueling'])]),
         eb('settle_action', 'is not', null),
         eb.and([eb('state', '=', 'requested'), eb('created_at', '<', new Date(now.getTime() - 5 * 60_000))]),
+        // A hold the processor may have placed but the session never recorded (authorization.service.ts).
+        eb('state', 'in', ['failed', 'declined']),
       ]),
     )
     .orderBy('created_at')

@@ -23,6 +23,7 @@ import { type IdempotentAnswer, idempotencyDoneCte } from '../idempotency/idempo
 import { capturePostings, entryCtes, lateCapturePostings, postEntry, releasePostings } from '../ledger/ledger.repository.ts'
 import { appendOutbox, type OutboxEventInput, outboxCte } from '../outbox/outbox.repository.ts'
 import { findSession, findSessionForCaller, lockSession, type SessionRow, updateSession, updateSessionReturning } from './session.repository.ts'
+import { releaseUnrecordedHold, UNRECORDED_HOLD_STATES } from './authorization.service.ts'
 import { toReceipt, toSessionView } from './session.view.ts'
 
 /**
@@ -613,13 +614,15 @@ export async function expireSessions(deps: CloudDeps, opts: { limit?: number } =
   let touched = 0
   for (const { id } of due) {
     try {
-      await deps.db.transaction().execute(async (tx) => {
+      const unrecorded = await deps.db.transaction().execute(async (tx) => {
         const row = await lockSession(tx, id)
-        if (!row || row.settled_at || row.settle_action) return
+        if (!row || row.settled_at || row.settle_action) return undefined
+        // A request the cloud never finished (it crashed, or the processor
+        // never answered): failed, and whatever the processor may hold for it released.
         if (row.state === 'requested') {
-          await updateSession(tx, id, { state: 'failed', reason_code: 'PROCESSOR_TIMEOUT', reason_message: 'authorization never completed', settled_at: now })
-          return
+          return updateSessionReturning(tx, id, { state: 'failed', reason_code: 'PROCESSOR_TIMEOUT', reason_message: 'authorization never completed' })
         }
+        if (UNRECORDED_HOLD_STATES.includes(row.state)) return row
         if (OPEN_STATES.includes(row.state) && row.hold_expires_at && new Date(row.hold_expires_at) < now) {
           await updateSession(tx, id, {
             settle_action: 'void',
@@ -629,7 +632,12 @@ export async function expireSessions(deps: CloudDeps, opts: { limit?: number } =
             reason_message: `hold expired in state ${row.state} without a sale`,
           })
         }
+        return undefined
       })
+      if (unrecorded) {
+        if (await releaseUnrecordedHold(deps, unrecorded)) touched++
+        continue
+      }
       const after = await findSession(deps.db, id)
       if (!after?.settle_action || after.settled_at) continue
       await finishSettlement(deps, id, after)
