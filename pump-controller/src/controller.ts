@@ -880,7 +880,7 @@ export function createPumpController(opts: PumpControllerOptions): PumpControlle
     keys,
     async start() {
       const doc = await journal.getValue('jwks')
-      if (doc) await keys.load(doc)
+      if (doc && !(await keys.load(doc))) log.warn('the journaled jwks is not a usable key set')
       if (!(await keys.refresh()) && !doc)
         log.warn('no cloud keys yet: authorizations will refuse until the cloud answers')
       await journal.purgeUsedTokens(clock.now())

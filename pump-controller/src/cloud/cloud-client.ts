@@ -105,6 +105,12 @@ export function createCloudClient(opts: CloudClientOptions): CloudClient {
     async jwks() {
       const r = await call('GET', '/.well-known/jwks.json')
       if (r.status !== 200) throw new CloudHttpError(r.status, r.body)
+      // A 200 that is not JSON with a `keys` array (a captive portal, a proxy's page) is no answer.
+      const b = r.body as { keys?: unknown } | undefined
+      if (typeof b !== 'object' || b === null || !Array.isArray(b.keys))
+        throw new Error(
+          `jwks: the answer is not a key set: ${JSON.stringify(r.body ?? null).slice(0, 100)}`,
+        )
       return r.body
     },
     postSale(saleJws, idempotencyKey) {

@@ -14,6 +14,11 @@ import type { Logger } from 'pino'
  *   and stay revoked even if a later document lists the key again.
  * - The last good document is persisted (`persist`) and loaded at start, so a
  *   station that restarts without the cloud still verifies.
+ * - A document that is not a key set (a captive portal's HTML page, `{}`, an
+ *   error body a proxy answered with 200) or has no usable key is refused:
+ *   the cached keys stay and nothing is persisted. One bad answer must not
+ *   leave a station unable to verify anything until the next good one. The
+ *   revocations such a key set carries are still taken: they only narrow trust.
  *
  * @example
  *   const keys = createKeyCache({ fetchJwks: () => cloud.jwks(), log })
@@ -21,8 +26,10 @@ import type { Logger } from 'pino'
  */
 export interface KeyCache {
   lookup: KeyLookup
+  /** Fetches the cloud's set; false (cached keys kept) when the fetch failed or the set was refused. */
   refresh(): Promise<boolean>
-  load(doc: unknown): Promise<void>
+  /** Takes a set (the persisted one at start); false, and nothing replaced, when it is refused. */
+  load(doc: unknown): Promise<boolean>
   readonly kids: string[]
 }
 
@@ -42,11 +49,12 @@ export function createKeyCache(opts: KeyCacheOptions): KeyCache {
   let lastAttempt = Number.NEGATIVE_INFINITY
   let inflight: Promise<boolean> | undefined
 
-  async function load(doc: unknown): Promise<void> {
+  async function load(doc: unknown): Promise<boolean> {
     const next = new Map<string, PublicKey>()
     const d = doc as { keys?: unknown; revoked?: unknown } | undefined
-    const list = Array.isArray(d?.keys) ? d.keys.slice(0, 32) : []
-    if (Array.isArray(d?.revoked))
+    if (typeof d !== 'object' || d === null || !Array.isArray(d.keys)) return false
+    const list = d.keys.slice(0, 32)
+    if (Array.isArray(d.revoked))
       for (const kid of d.revoked.slice(0, 256)) if (typeof kid === 'string') revoked.add(kid)
     for (const jwk of list as { kid?: unknown; alg?: unknown; revoked?: unknown }[]) {
       if (typeof jwk?.kid !== 'string' || (jwk.alg !== undefined && jwk.alg !== ALG)) continue
@@ -57,7 +65,9 @@ export function createKeyCache(opts: KeyCacheOptions): KeyCache {
       const k = await importPublicKey(jwk)
       if (k.ok) next.set(jwk.kid, k.value)
     }
+    if (next.size === 0) return false
     keys = next
+    return true
   }
 
   function refresh(): Promise<boolean> {
@@ -65,7 +75,13 @@ export function createKeyCache(opts: KeyCacheOptions): KeyCache {
       lastAttempt = now()
       try {
         const doc = await opts.fetchJwks()
-        await load(doc)
+        if (!(await load(doc))) {
+          opts.log?.warn(
+            { kids: [...keys.keys()] },
+            'jwks refused: not a key set with a usable key; keeping the cached keys',
+          )
+          return false
+        }
         await opts.persist?.(doc)
         opts.log?.debug({ kids: [...keys.keys()] }, 'jwks refreshed')
         return true

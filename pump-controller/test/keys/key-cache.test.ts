@@ -87,6 +87,52 @@ t.test('bad documents and failed fetches keep what we had', async (t) => {
   fail = true
   t.notOk(await cache.refresh())
   t.same(cache.kids, ['k1'], 'a failed refresh keeps the cached keys (offline verification)')
-  await cache.load('garbage')
-  t.same(cache.kids, [])
+  t.notOk(await cache.load('garbage'), 'a persisted document that is not a key set is refused')
+  t.same(cache.kids, ['k1'])
 })
+
+t.test(
+  'an answer that is not a usable key set is refused: keys kept, nothing persisted',
+  async (t) => {
+    let doc: unknown = { keys: [k1.publicJwk] }
+    const persisted: unknown[] = []
+    const cache = createKeyCache({
+      fetchJwks: async () => doc,
+      minRefreshIntervalMs: 0,
+      persist: async (d) => {
+        persisted.push(d)
+      },
+    })
+    t.ok(await cache.refresh())
+    t.equal(persisted.length, 1)
+    const now = Date.now()
+    const verify = async () =>
+      verifyPumpAuthorization(await signPumpAuthorization(claims, k1, now), {
+        keys: cache.lookup,
+        nowMs: now,
+      })
+    const bad: [string, unknown][] = [
+      // What cloud-client makes of a 200 with an HTML body (a captive portal, a proxy's login page).
+      ['an HTML page', { raw: '<html>login</html>' }],
+      ['an empty object', {}],
+      ['an empty body', undefined],
+      ['null', null],
+      ['keys not an array', { keys: { kid: 'k1' } }],
+      ['an empty key set', { keys: [] }],
+      ['no usable key', { keys: [{ kid: 'x', kty: 'RSA', n: 'a', e: 'AQAB' }] }],
+    ]
+    for (const [what, d] of bad) {
+      doc = d
+      t.notOk(await cache.refresh(), `${what}: refused`)
+      t.same(cache.kids, ['k1'], `${what}: the cached keys stay`)
+      t.ok((await verify()).ok, `${what}: tokens still verify`)
+    }
+    t.equal(persisted.length, 1, 'none of them was persisted')
+    // A set whose only key is revoked: refused as a set, but the revocation is taken.
+    doc = { keys: [], revoked: ['k1'] }
+    t.notOk(await cache.refresh())
+    const r = await verify()
+    t.equal(r.ok ? 'ok' : r.reason.code, 'KEY_REVOKED', 'a revocation only narrows trust: kept')
+    t.equal(persisted.length, 1)
+  },
+)
