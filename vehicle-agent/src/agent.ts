@@ -373,9 +373,10 @@ export function createVehicleAgent(opts: VehicleAgentOptions): VehicleAgent {
       w = resolveWhereabouts({ position, stations: fresh.value, beacons })
     }
     log.debug({ station: w.station?.id, beaconPump: w.beaconPump, beacons: beacons.length, cached: cached !== undefined }, 'located')
+    if (w.ignoredBeaconStationId) log.warn({ station: w.station?.id, beaconStation: w.ignoredBeaconStationId }, "ignored another station's beacon: the car is inside this station's geofence")
     return {
       type: 'located',
-      ...(w.station ? { station: w.station } : {}),
+      ...(w.station ? { station: w.station, position } : {}),
       ...(w.beaconPump !== undefined ? { beaconPump: w.beaconPump } : {}),
       ...(w.reason ? { reason: w.reason } : {}),
     }

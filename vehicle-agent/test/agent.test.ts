@@ -46,6 +46,17 @@ t.test('pay for pump 2: read-back, yes, authorize, fuel, verified sale, receipt'
   t.ok(out.replies.some((r) => r.key === 'receipt' && /Charged 35\.98 EUR to visa ending 4242/.test(r.text)))
 })
 
+t.test("another station's beacon does not move the car away from the station whose geofence holds it; the hold says where the car is", async (t) => {
+  // The Paris station's beacon (or a copy of it) heard loudly in Berlin.
+  const { cloud, agent } = setup({ stations: [STATION, OTHER_STATION] }, {}, [{ major: OTHER_STATION.beaconMajor as number, minor: 1, txPower: -59, rssi: -35 }])
+  t.teardown(() => agent.close())
+  const out = await agent.runUtterance('pay for pump 2', { answers: ['no'] })
+  t.equal(out.code, 'CANCELLED')
+  const hold = cloud.calls.find((c) => c.method === 'requestFuelAuthorization')?.args[0] as { stationId: string; position?: unknown }
+  t.equal(hold.stationId, STATION.id)
+  t.same(hold.position, here)
+})
+
 t.test('a "no" at the read-back voids the hold and activates nothing', async (t) => {
   const { cloud, station, agent } = setup()
   t.teardown(() => agent.close())

@@ -7,6 +7,7 @@ import {
   type Grade,
   isCurrency,
   parseAmount,
+  type Position,
   type ProgressMessage,
   type Reason,
   type ReasonCode,
@@ -89,6 +90,8 @@ export interface DialogueState {
   station?: StationSummary | undefined
   /** The pump proposed by the strongest pump beacon. */
   beaconPump?: number | undefined
+  /** Where the car was when it located the station; sent with the hold so the cloud checks the geofence. */
+  position?: Position | undefined
   pumpFromBeacon: boolean
   grades?: Grade[] | undefined
   amountMinor?: number | undefined
@@ -109,7 +112,7 @@ export type TimerName = 'answer' | 'pump-reply' | 'nozzle' | 'fueling' | 'settle
 
 export type DialogueEvent =
   | { type: 'utterance'; parsed: ParsedUtterance }
-  | { type: 'located'; station?: StationSummary; beaconPump?: number; reason?: Reason }
+  | { type: 'located'; station?: StationSummary; beaconPump?: number; position?: Position; reason?: Reason }
   | { type: 'hold-granted'; hold: FuelAuthorizationResponse }
   | { type: 'hold-declined'; reason: Reason }
   | { type: 'pump-authorized'; sessionId: string; nozzleTimeoutMs: number }
@@ -246,11 +249,18 @@ function requestHold(s: DialogueState, pre: Effect[]): Step {
     ...(s.amountMinor !== undefined ? { amountMinor: s.amountMinor, currency: station.currency } : {}),
     ...(s.slots.paymentMethod ? { paymentMethodName: s.slots.paymentMethod } : {}),
     ...(s.voiceCode ? { voiceCode: s.voiceCode } : {}),
+    ...(s.position ? { position: requestPosition(s.position) } : {}),
   }
   return {
     state: { ...s, phase: 'requesting_hold' },
     effects: [...pre, { type: 'clear-timer', timer: 'answer' }, { type: 'request-hold', request }],
   }
+}
+
+/** The position as the request schema takes it: whole metres of accuracy (rounded up), within its bounds. */
+function requestPosition(p: Position): Position {
+  const accuracyM = p.accuracyM !== undefined && Number.isFinite(p.accuracyM) ? Math.min(100_000, Math.max(0, Math.ceil(p.accuracyM))) : undefined
+  return { lat: p.lat, lon: p.lon, ...(accuracyM !== undefined ? { accuracyM } : {}) }
 }
 
 function cancelEverything(s: DialogueState, pumpToo: boolean): Effect[] {
@@ -434,7 +444,7 @@ export function transition(s: DialogueState, e: DialogueEvent): Step {
         const code = e.reason?.code ?? 'OUTSIDE_GEOFENCE'
         return finish(s, { paid: false, code, message: e.reason?.message }, [sayFx(s, 'noStation', { code })])
       }
-      return proceed({ ...s, station: e.station, beaconPump: e.beaconPump })
+      return proceed({ ...s, station: e.station, beaconPump: e.beaconPump, position: e.position })
     }
     case 'hold-granted': {
       if (s.phase !== 'requesting_hold') break

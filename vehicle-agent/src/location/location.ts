@@ -40,14 +40,23 @@ export interface Whereabouts {
   station?: StationSummary
   /** The pump the strongest pump beacon of that station proposes. */
   beaconPump?: number
+  /** A station whose beacon was heard and not believed: the car's position is inside another station's geofence. */
+  ignoredBeaconStationId?: string
   reason?: Reason
 }
 
 /**
  * Picks the station and proposes a pump.
- * - A station beacon (or pump beacon) heard whose major maps to a nearby station wins:
- *   it is more precise than GPS under a canopy.
- * - Otherwise the nearest station whose geofence (plus the fix's accuracy) contains the car.
+ * - When the position (plus the fix's accuracy) is inside one or more
+ *   stations' geofences, the station is one of those: the one whose beacon
+ *   is strongest (adjacent forecourts under one canopy), else the nearest.
+ *   A beacon of a station whose geofence does not hold the car is ignored:
+ *   a beacon is easily carried or copied, the position is checked again by
+ *   the cloud (design: where am I).
+ * - Otherwise (no fix, or a fix outside every geofence, as under a canopy)
+ *   the strongest beacon whose major maps to a nearby station; the hold
+ *   request carries the position and the cloud refuses a station the car is
+ *   not at.
  * - The pump proposal is the strongest pump beacon of the chosen station; beacons
  *   of other stations never propose a pump there.
  */
@@ -62,21 +71,28 @@ export function resolveWhereabouts(input: {
   const ranked = [...beacons]
     .filter((b) => byMajor.has(b.major))
     .sort((a, b) => beaconProximity(b.rssi, b.txPower) - beaconProximity(a.rssi, a.txPower))
+  const around: StationSummary[] = position
+    ? stations
+        .map((s) => ({ s, d: distanceM(position, s) }))
+        .filter(({ s, d }) => d <= s.geofenceRadiusM + (position.accuracyM ?? 0))
+        .sort((a, b) => a.d - b.d)
+        .map(({ s }) => s)
+    : []
   let station: StationSummary | undefined
-  const strongest = ranked[0]
-  if (strongest) station = byMajor.get(strongest.major)
-  if (!station && position) {
-    let best: { s: StationSummary; d: number } | undefined
-    for (const s of stations) {
-      const d = distanceM(position, s)
-      if (d <= s.geofenceRadiusM + (position.accuracyM ?? 0) && (!best || d < best.d)) best = { s, d }
-    }
-    station = best?.s
+  let ignoredBeaconStationId: string | undefined
+  if (around.length > 0) {
+    const here = ranked.find((b) => around.includes(byMajor.get(b.major) as StationSummary))
+    station = here ? byMajor.get(here.major) : around[0]
+    const strongest = ranked[0] ? byMajor.get(ranked[0].major) : undefined
+    if (strongest && !around.includes(strongest)) ignoredBeaconStationId = strongest.id
+  } else if (ranked[0]) {
+    station = byMajor.get(ranked[0].major)
   }
+  const ignored = ignoredBeaconStationId !== undefined ? { ignoredBeaconStationId } : {}
   if (!station) return { reason: reason('OUTSIDE_GEOFENCE') }
   const chosen = station
   const pumpBeacon = ranked.find((b) => b.major === chosen.beaconMajor && b.minor > 0 && chosen.pumps.some((p) => p.pump === b.minor))
-  return pumpBeacon ? { station: chosen, beaconPump: pumpBeacon.minor } : { station: chosen }
+  return pumpBeacon ? { station: chosen, beaconPump: pumpBeacon.minor, ...ignored } : { station: chosen, ...ignored }
 }
 
 /** A fixed location, for the CLI's --lat/--lon and for simulators. */

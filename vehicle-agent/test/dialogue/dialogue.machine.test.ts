@@ -37,6 +37,16 @@ t.test('asks for the missing pump, then requests the hold with what was said', a
   t.same(req.request, { stationId: STATION.id, pump: 2, grade: 'diesel', amountMinor: 5000, currency: 'EUR' })
 })
 
+t.test("the hold request carries the car's position, so the cloud checks the geofence", async (t) => {
+  const r = run([utter('pay for pump 2'), { type: 'located', station: STATION, position: { lat: 52.52, lon: 13.405, accuracyM: 7.4 } }])
+  t.same((r.effects.find((e) => e.type === 'request-hold') as { request: Record<string, unknown> }).request.position, { lat: 52.52, lon: 13.405, accuracyM: 8 }, 'whole metres, rounded up')
+  // A changed hold keeps it.
+  const change = run([{ type: 'hold-granted', hold: hold() }, utter('no, pump 1')], r.state)
+  t.same((change.effects.find((e) => e.type === 'request-hold') as { request: Record<string, unknown> }).request.position, { lat: 52.52, lon: 13.405, accuracyM: 8 })
+  const none = run([utter('pay for pump 2'), located])
+  t.notOk('position' in (none.effects.find((e) => e.type === 'request-hold') as { request: Record<string, unknown> }).request, 'none known, none sent')
+})
+
 t.test('a grade the pump does not sell is refused and asked for', async (t) => {
   const r = run([utter('pay for pump 3 with diesel'), located])
   t.equal(r.state.awaiting, 'grade')

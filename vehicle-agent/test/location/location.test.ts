@@ -1,0 +1,44 @@
+import type { StationSummary } from '@fuelpay/proto'
+import t from 'tap'
+import { type BeaconSighting, resolveWhereabouts } from '../../src/location/location.ts'
+import { OTHER_STATION, STATION } from '../helpers/fakes.ts'
+
+// About 111 m per 0.001 degree of latitude; STATION's geofence is 150 m.
+const here = { lat: STATION.lat, lon: STATION.lon }
+const north = (m: number) => ({ lat: here.lat + m / 111_195, lon: here.lon })
+/** A station 2.2 km north of STATION, with its own beacon. */
+const FAR: StationSummary = { ...STATION, id: 'st-berlin-far', name: 'Fuelpay Berlin Nord', ...north(2200), beaconMajor: 900 }
+/** A station across the road: its geofence overlaps STATION's. */
+const ACROSS: StationSummary = { ...STATION, id: 'st-berlin-across', name: 'Fuelpay Berlin Gegenüber', ...north(80), beaconMajor: 901 }
+const beacon = (major: number, minor: number, rssi: number): BeaconSighting => ({ major, minor, txPower: -59, rssi })
+
+t.test('inside a geofence, a beacon of a station whose geofence does not hold the car is ignored', async (t) => {
+  const w = resolveWhereabouts({ position: { ...here, accuracyM: 5 }, stations: [STATION, FAR], beacons: [beacon(900, 2, -40)] })
+  t.equal(w.station?.id, STATION.id, 'the station the car is at')
+  t.equal(w.beaconPump, undefined, "the other station's pump beacon proposes nothing here")
+  t.equal(w.ignoredBeaconStationId, FAR.id, 'and the ignored beacon is reported')
+  const mixed = resolveWhereabouts({ position: here, stations: [STATION, FAR], beacons: [beacon(900, 1, -40), beacon(4242, 3, -75)] })
+  t.equal(mixed.station?.id, STATION.id)
+  t.equal(mixed.beaconPump, 3, "this station's own pump beacon still proposes, though weaker")
+})
+
+t.test('overlapping geofences: the strongest beacon among them picks, else the nearest', async (t) => {
+  const between = north(50)
+  const byBeacon = resolveWhereabouts({ position: between, stations: [STATION, ACROSS], beacons: [beacon(4242, 1, -80), beacon(901, 2, -50)] })
+  t.equal(byBeacon.station?.id, ACROSS.id)
+  t.equal(byBeacon.beaconPump, 2)
+  t.equal(byBeacon.ignoredBeaconStationId, undefined)
+  t.equal(resolveWhereabouts({ position: between, stations: [STATION, ACROSS], beacons: [] }).station?.id, ACROSS.id, '30 m from one, 50 m from the other')
+  t.equal(resolveWhereabouts({ position: here, stations: [ACROSS, STATION], beacons: [] }).station?.id, STATION.id)
+})
+
+t.test('outside every geofence (GPS under a canopy) a beacon still names its station; nothing heard is outside', async (t) => {
+  const off = north(400)
+  const w = resolveWhereabouts({ position: off, stations: [STATION, OTHER_STATION], beacons: [beacon(4242, 2, -60)] })
+  t.equal(w.station?.id, STATION.id, 'the cloud checks the position sent with the hold')
+  t.equal(w.beaconPump, 2)
+  t.equal(resolveWhereabouts({ position: off, stations: [STATION], beacons: [] }).reason?.code, 'OUTSIDE_GEOFENCE')
+  t.equal(resolveWhereabouts({ position: off, stations: [STATION], beacons: [beacon(5, 1, -40)] }).reason?.code, 'OUTSIDE_GEOFENCE', 'a beacon of no listed station')
+  t.equal(resolveWhereabouts({ position: north(155), stations: [STATION], beacons: [] }).reason?.code, 'OUTSIDE_GEOFENCE')
+  t.equal(resolveWhereabouts({ position: { ...north(155), accuracyM: 10 }, stations: [STATION], beacons: [] }).station?.id, STATION.id, "the fix's accuracy counts")
+})
