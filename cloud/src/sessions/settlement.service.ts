@@ -188,8 +188,21 @@ function saleDecision(row: SessionRow, sale: SaleRecord, voidFirst: boolean): Sa
     operatorId: row.operator_id,
     stationId: row.station_id,
     accountId: row.account_id,
-    payload: { sessionId: row.id, pump: row.pump, outcome: sale.outcome, volumeMilli: sale.volumeMilli, amountMinor: sale.amountMinor, seq: sale.seq, ...extra },
+    payload: {
+      sessionId: row.id,
+      pump: row.pump,
+      outcome: sale.outcome,
+      volumeMilli: sale.volumeMilli,
+      amountMinor: sale.amountMinor,
+      seq: sale.seq,
+      ...authorizedPriceIfDifferent(row, sale),
+      ...extra,
+    },
   })
+  if (sale.volumeMilli > 0 && voidedHold(row) && amount === 0) {
+    // A drip after the hold was voided that prices to nothing: recorded, nothing to charge.
+    return { kind: 'write', patch: { sale: JSON.stringify(sale) }, event: saleEvent({}) }
+  }
   if (sale.volumeMilli > 0 && voidedHold(row)) {
     if (!row.settled_at) throw refuse('UNAVAILABLE', 'the session is being voided; retry the sale')
     return {
@@ -276,6 +289,12 @@ function saleReason(sale: SaleRecord): { reason_code: string | null; reason_mess
   return { reason_code: code ?? null, reason_message: code ? `sale outcome ${sale.outcome}` : null }
 }
 
+/** The price the cloud authorized, when the station sold at another one (the operator changed it meanwhile). */
+function authorizedPriceIfDifferent(row: SessionRow, sale: SaleRecord): { authorizedUnitPriceMilli?: number } {
+  const authorized = sale.grade ? (row.prices as Record<string, number>)[sale.grade] : undefined
+  return authorized !== undefined && sale.unitPriceMilli !== undefined && authorized !== sale.unitPriceMilli ? { authorizedUnitPriceMilli: authorized } : {}
+}
+
 /** Why a sale does not belong to its session, or undefined when it does. */
 export function saleMismatch(row: SessionRow, sale: SaleRecord): Reason | undefined {
   const bad = (code: ReasonCode, message: string): Reason => ({ code, number: 0, message })
@@ -294,7 +313,9 @@ export function saleMismatch(row: SessionRow, sale: SaleRecord): Reason | undefi
   if (!sale.grade || !sale.unitPriceMilli) return bad('SALE_MISMATCH', 'a sale with volume names its grade and price')
   const prices = row.prices as Record<string, number>
   if (prices[sale.grade] === undefined) return bad('SALE_MISMATCH', 'grade was not authorized')
-  if (prices[sale.grade] !== sale.unitPriceMilli) return bad('SALE_MISMATCH', 'price differs from the authorized price')
+  // The pump's price is the posted price the station signed, and the pump
+  // stays within the hold at any price: an operator's price change between
+  // the hold and the sale is charged, not refused (the sale event says so).
   if (amountForVolume(sale.volumeMilli, sale.unitPriceMilli, row.currency as Currency) !== sale.amountMinor)
     return bad('SALE_ARITHMETIC_INVALID', 'amount is not volume times price')
   return undefined

@@ -217,3 +217,39 @@ t.test('the sweeper leaves a held session alone while a pump may still use its t
   cloud.clock.now += 91_000
   t.equal(await expireSessions(cloud.deps), 1)
 })
+
+t.test('a late drip that prices to nothing is acknowledged and charges nothing', async (t) => {
+  const cloud = await makeCloud(t)
+  const w = await provision(cloud)
+  const a = (await authorize(cloud, w, { amountMinor: 5000, grade: 'diesel' })).body
+  await expireHold(cloud, a.sessionId)
+  const drip = await saleFor(w, a, { volumeMilli: 2, outcome: 'lapsed' })
+  t.equal(drip.record.amountMinor, 0, '2 ml at 1.799 is 0.00')
+  for (const attempt of ['first', 'retry']) {
+    const r = await reportSale(cloud, w, drip.jws, a.sessionId)
+    t.equal(r.status, 200, `${attempt}: acknowledged, so the station's queue moves on (${r.raw.slice(0, 200)})`)
+    t.equal(r.body.state, 'expired')
+    t.equal(r.body.capturedMinor, 0)
+  }
+  const row = await cloud.db.selectFrom('sessions').selectAll().where('id', '=', a.sessionId).executeTakeFirstOrThrow()
+  t.ok(row.settled_at, 'still settled')
+  t.ok(row.sale, 'the sale is recorded')
+  t.equal(await expireSessions(cloud.deps), 0, 'nothing for the sweeper')
+  t.equal(await available(cloud, w), 100_000)
+  t.same(await entries(cloud, a.sessionId), ['hold', 'release'])
+})
+
+t.test('a sale at a price the operator changed after the hold is captured, and the change is flagged', async (t) => {
+  const cloud = await makeCloud(t)
+  const w = await provision(cloud)
+  const a = (await authorize(cloud, w, { amountMinor: 5000, grade: 'diesel' })).body
+  const p = await call(cloud.app, { method: 'POST', url: `/v1/admin/stations/${w.stationId}/prices`, auth: ADMIN, payload: { grade: 'diesel', unitPriceMilli: 1849 } })
+  t.equal(p.status, 200, p.raw)
+  const sale = await saleFor(w, a, { volumeMilli: 20_000, unitPriceMilli: 1849 })
+  const r = await reportSale(cloud, w, sale.jws)
+  t.equal(r.status, 200, r.raw)
+  t.equal(r.body.capturedMinor, amountForVolume(20_000, 1849, 'EUR'), 'charged at the price the pump showed and signed')
+  const event = (await outboxKinds(cloud, a.sessionId)).find((e) => e.kind === 'session.sale')
+  t.equal(event?.payload.authorizedUnitPriceMilli, 1799, 'the console sees the price differed from the authorized one')
+  t.ok((await verifyLedger(cloud.db)).ok)
+})

@@ -193,8 +193,8 @@ t.test('sales: bad signature, mismatches, arithmetic, tenant isolation, zero vol
   const r2 = await reportSale(cloud, other, foreign.jws)
   t.equal(r2.body.error.code, 'SESSION_NOT_FOUND', "another station's session reads as absent")
 
-  const wrongPrice = await saleFor(w, a, { volumeMilli: 1000, unitPriceMilli: 1000 })
-  t.equal((await reportSale(cloud, w, wrongPrice.jws)).body.error.code, 'SALE_MISMATCH')
+  const wrongGrade = await saleFor(w, a, { volumeMilli: 1000, grade: 'unleaded98', unitPriceMilli: 1999 })
+  t.equal((await reportSale(cloud, w, wrongGrade.jws)).body.error.code, 'SALE_MISMATCH', 'a grade the hold did not allow')
   const wrongPump = await saleFor(w, a, { volumeMilli: 1000, pump: 2 })
   t.equal((await reportSale(cloud, w, wrongPump.jws)).body.error.code, 'SALE_MISMATCH')
   const badMath = await saleFor(w, a, { volumeMilli: 1000, amountMinor: 999 })
