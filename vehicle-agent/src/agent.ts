@@ -304,7 +304,7 @@ export function createVehicleAgent(opts: VehicleAgentOptions): VehicleAgent {
         return
       case 'verify-sale':
         background('verify-sale', async () => {
-          const r = await verifySale(fx.stationId, fx.saleJws, state.sale)
+          const r = await verifySale(fx, state.sale)
           return r.ok ? { type: 'sale-verified', ok: true } : { type: 'sale-verified', ok: false, reason: r.reason }
         })
         return
@@ -444,8 +444,13 @@ export function createVehicleAgent(opts: VehicleAgentOptions): VehicleAgent {
     return ok({ ring, fresh: true })
   }
 
-  /** The sale must verify with the station's published key and say what the pump told us. */
-  async function verifySale(stationId: string, saleJws: string, sale: SaleRecord | undefined) {
+  /**
+   * The sale must verify with the published key of the station the hold is
+   * for, name this vehicle and the hold's station, pump and session, and say
+   * what the pump told us.
+   */
+  async function verifySale(held: { stationId: string; pump: number; sessionId: string; saleJws: string }, sale: SaleRecord | undefined) {
+    const { stationId, saleJws } = held
     let published = await stationRing(stationId, false)
     if (!published.ok) return published
     let v = await verifySaleRecord(saleJws, published.value.ring)
@@ -457,8 +462,8 @@ export function createVehicleAgent(opts: VehicleAgentOptions): VehicleAgent {
     }
     if (!v.ok) return v
     const { kid: _kid, ...signed } = v.value
-    if (signed.vehicleId !== vehicleId || signed.sessionId !== state.hold?.sessionId || signed.stationId !== stationId) {
-      return fail('SALE_MISMATCH', 'signed sale is for another session')
+    if (signed.vehicleId !== vehicleId || signed.sessionId !== held.sessionId || signed.stationId !== stationId || signed.pump !== held.pump) {
+      return fail('SALE_MISMATCH', 'signed sale is for another vehicle, station, pump or session')
     }
     if (sale && JSON.stringify(sortKeys(sale)) !== JSON.stringify(sortKeys(signed))) {
       return fail('SALE_MISMATCH', 'signed sale differs from the one announced')

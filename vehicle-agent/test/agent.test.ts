@@ -120,6 +120,18 @@ t.test('a forged sale record is not accepted as paid', async (t) => {
   t.equal(out.code, 'SALE_MISMATCH')
 })
 
+t.test('a sale is checked against the station, pump and session the car authorized, not those it names', async (t) => {
+  // Validly signed (the fake cloud publishes the same key for every station), but for another station or pump.
+  for (const saleNames of [{ stationId: OTHER_STATION.id }, { pump: 3 }]) {
+    const { cloud, agent } = setup({ stations: [STATION, OTHER_STATION] }, { saleNames })
+    t.teardown(() => agent.close())
+    const out = await agent.runUtterance('pay for pump 2', { answers: ['yes'] })
+    t.equal(out.paid, false, JSON.stringify(saleNames))
+    t.equal(out.code, 'SALE_MISMATCH', JSON.stringify(saleNames))
+    t.same(cloud.calls.filter((c) => c.method === 'stationJwks').map((c) => c.args[0]), [STATION.id], "the authorized station's keys")
+  }
+})
+
 /** An agent whose position, beacons and clock the test moves; the cloud's station list can change under it. */
 function movable(config: Partial<VehicleAgentConfig> = {}, stations: StationSummary[] = [STATION], cloudOpts: Parameters<typeof fakeCloud>[0] = {}) {
   const cloud = fakeCloud({ ...cloudOpts, stations })

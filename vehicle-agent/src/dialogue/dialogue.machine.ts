@@ -133,7 +133,8 @@ export type Effect =
   | { type: 'authorize-pump'; stationId: string; pump: number; sessionId: string; token: string }
   | { type: 'cancel-pump'; stationId: string; pump: number; sessionId: string }
   | { type: 'cancel-session'; sessionId: string }
-  | { type: 'verify-sale'; stationId: string; saleJws: string }
+  /** Check the signed sale against what the car authorized: the hold's station, pump and session. */
+  | { type: 'verify-sale'; stationId: string; pump: number; sessionId: string; saleJws: string }
   | { type: 'fetch-receipt'; sessionId: string }
   | { type: 'start-timer'; timer: TimerName; ms: number }
   | { type: 'clear-timer'; timer: TimerName }
@@ -516,7 +517,8 @@ export function transition(s: DialogueState, e: DialogueEvent): Step {
           { type: 'clear-timer', timer: 'nozzle' },
           { type: 'clear-timer', timer: 'fueling' },
           sayFx(s, 'completed', { volumeMilli: e.sale.volumeMilli, unit, amountMinor: e.sale.amountMinor, currency: e.sale.currency as Currency }),
-          { type: 'verify-sale', stationId: e.sale.stationId, saleJws: e.saleJws },
+          // The hold's station, not the one the sale names: a sale must prove it is for what the car authorized.
+          { type: 'verify-sale', stationId: s.hold.station.id, pump: s.hold.pump, sessionId: s.hold.sessionId, saleJws: e.saleJws },
           { type: 'start-timer', timer: 'settle', ms: s.limits.settleTimeoutMs },
         ],
       }

@@ -205,6 +205,12 @@ t.test('status while fueling, and "cancel" once fuel flows', async (t) => {
   t.match(c.said.at(-1), /hang up the nozzle/)
 })
 
+t.test("the sale is verified against the hold's station, pump and session, not the ones it names", async (t) => {
+  const sale = { sessionId: 'sess-1', tokenId: 'tok-0001', stationId: 'st-elsewhere', pump: 7, vehicleId: 'car7', outcome: 'completed', grade: 'diesel', unitPriceMilli: 1799, volumeMilli: 1000, volumeUnit: 'L', amountMinor: 180, currency: 'EUR', startedAt: 1, endedAt: 2, seq: 1, totalizerStartMilli: 0, totalizerEndMilli: 1000 } as const
+  const r = run([utter('pay for pump 2'), located, { type: 'hold-granted', hold: hold() }, utter('yes'), { type: 'pump-authorized', sessionId: 'sess-1', nozzleTimeoutMs: 60_000 }, { type: 'completed', sale, saleJws: 'jws' }])
+  t.same(r.effects.find((e) => e.type === 'verify-sale'), { type: 'verify-sale', stationId: STATION.id, pump: 2, sessionId: 'sess-1', saleJws: 'jws' })
+})
+
 t.test('unknown speech never becomes a payment', async (t) => {
   const r = run([utter("what's the weather"), utter('play music'), utter('yes')])
   t.equal(r.state.phase, 'idle')
