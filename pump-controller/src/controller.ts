@@ -41,7 +41,11 @@ import {
   transition,
 } from './pump/pump.machine.ts'
 import type { DriverEvent, PumpDriver } from './pump/pump-driver.ts'
-import { createSaleForwarder, type SaleForwarder } from './sales/sale-forwarder.ts'
+import {
+  createSaleForwarder,
+  type DeliveryFailure,
+  type SaleForwarder,
+} from './sales/sale-forwarder.ts'
 
 export interface Clock {
   now(): number
@@ -84,6 +88,8 @@ export interface PumpController {
     stationId: string
     mqttConnected: boolean
     backlog: number
+    /** The oldest pending sale while its delivery keeps failing: the queue is stuck behind it. */
+    deliveryFailing?: DeliveryFailure
     pumps: { pump: number; state: string }[]
   }
   /** Resolves when every queued event has been handled. */
@@ -159,9 +165,18 @@ export function createPumpController(opts: PumpControllerOptions): PumpControlle
     log,
     clock,
     ...opts.retry,
-    onDelivered: () => metrics.salesDelivered.inc(),
-    onRejected: () => metrics.salesRejected.inc(),
-    onAttemptFailed: () => metrics.deliveryFailures.inc(),
+    onDelivered: () => {
+      metrics.salesDelivered.inc()
+      metrics.headAttempts.set(0)
+    },
+    onRejected: () => {
+      metrics.salesRejected.inc()
+      metrics.headAttempts.set(0)
+    },
+    onAttemptFailed: () => {
+      metrics.deliveryFailures.inc()
+      metrics.headAttempts.set(forwarder.failing?.attempts ?? 0)
+    },
     onBacklog: (n) => {
       lastBacklog = n
       metrics.backlog.set(n)
@@ -963,6 +978,7 @@ export function createPumpController(opts: PumpControllerOptions): PumpControlle
         stationId,
         mqttConnected: link.connected,
         backlog: lastBacklog,
+        ...(forwarder.failing ? { deliveryFailing: forwarder.failing } : {}),
         pumps: [...machines.values()].map((s) => ({ pump: s.pump, state: s.name })),
       }
     },

@@ -11,6 +11,7 @@ export interface ControllerMetrics {
   salesDelivered: Counter
   salesRejected: Counter
   deliveryFailures: Counter
+  headAttempts: Gauge
   pumpState: Gauge<'pump' | 'state'>
   mqttConnected: Gauge
 }
@@ -49,6 +50,11 @@ export function createControllerMetrics(opts: {
     deliveryFailures: new Counter({
       name: 'fuelpay_pc_sale_delivery_failures_total',
       help: 'Failed sale delivery attempts (retried)',
+      registers,
+    }),
+    headAttempts: new Gauge({
+      name: 'fuelpay_pc_sales_head_attempts',
+      help: 'Failed delivery attempts in a row of the oldest pending sale (0 while sales go through)',
       registers,
     }),
     pumpState: new Gauge({

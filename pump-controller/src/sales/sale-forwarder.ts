@@ -1,4 +1,4 @@
-import type { ReasonCode } from '@fuelpay/proto'
+import { ErrorBody, REASONS, type ReasonCode, validate } from '@fuelpay/proto'
 import type { Logger } from 'pino'
 import type { CloudClient } from '../cloud/cloud-client.ts'
 import type { Journal, StoredSale } from '../journal/journal.repository.ts'
@@ -9,9 +9,13 @@ import type { Journal, StoredSale } from '../journal/journal.repository.ts'
  * acknowledges it. The Idempotency-Key is the session id, so a retry after a
  * lost answer cannot settle a session twice.
  *
- * A sale the cloud refuses for good (4xx other than auth, rate limit, or
- * "in progress") is marked rejected, kept in the journal for the operator,
- * and the queue moves on: one bad record must not block a station's day.
+ * A sale the cloud refuses for good (FINAL_SALE_REFUSALS: the cloud read it
+ * and says the sale itself is bad) is marked rejected, kept in the journal
+ * for the operator, and the queue moves on: one bad record must not block a
+ * station's day. Any other answer (a proxy's 403 or 404, a misconfigured URL,
+ * the cloud's own auth or version trouble) is retried: it says nothing about
+ * the sale and would refuse every sale alike. `failing` says the queue is
+ * stuck, for health and metrics.
  *
  * @example
  *   const fwd = createSaleForwarder({ journal, cloud, log })
@@ -25,6 +29,18 @@ export interface SaleForwarder {
   /** Resolves when nothing is pending (or after timeoutMs, with false). */
   drained(timeoutMs: number): Promise<boolean>
   readonly backlog: number
+  /** The head of the queue while its delivery keeps failing (undefined when it goes through). */
+  readonly failing: DeliveryFailure | undefined
+}
+
+export interface DeliveryFailure {
+  seq: number
+  sessionId: string
+  /** Failed attempts in a row for this sale. */
+  attempts: number
+  /** When the first of them failed, epoch ms. */
+  sinceMs: number
+  lastError: string
 }
 
 export interface SaleForwarderOptions {
@@ -42,18 +58,45 @@ export interface SaleForwarderOptions {
 }
 
 /**
- * Whether a refusal may go away by itself. A 409 is retried only while the
- * cloud is still working on the same key (a session-state conflict never
- * heals); a 401 only when the assertion itself was refused (clock skew, key
- * not yet registered), not when the sale's signature is bad.
+ * The cloud's answers to POST /v1/sales that say this sale is bad and will be
+ * refused alike however often it is sent (cloud settlement.service reportSale).
+ * Request-level refusals are not here: SCHEMA_INVALID, BAD_JSON and
+ * PAYLOAD_TOO_LARGE come from a proxy or a station and cloud of different
+ * versions as well, and would refuse every sale alike; so do UNAUTHENTICATED,
+ * FORBIDDEN, NOT_FOUND and UNKNOWN_STATION (provisioning, URLs).
  */
+export const FINAL_SALE_REFUSALS = [
+  // The JWS does not verify with the station's key, or is not a JWS at all.
+  'SALE_SIGNATURE_INVALID',
+  'TOKEN_MALFORMED',
+  // Its numbers, or its session, do not add up.
+  'SALE_ARITHMETIC_INVALID',
+  'SALE_MISMATCH',
+  'WRONG_STATION',
+  'SESSION_NOT_FOUND',
+  // The session is settled otherwise, or this key already carried another sale.
+  'SESSION_STATE_CONFLICT',
+  'IDEMPOTENCY_KEY_REUSED',
+] as const satisfies readonly ReasonCode[]
+
+const FINAL = new Set<ReasonCode>(FINAL_SALE_REFUSALS)
+
+/**
+ * Whether an answer is the cloud's definitive refusal of the sale: a
+ * well-formed fuelpay error body (proto ErrorBody) whose code is one of
+ * FINAL_SALE_REFUSALS, with that code's own number and HTTP status. A
+ * proxy's page, an empty 403 or a body that merely looks right is not.
+ */
+export function isFinalRefusal(status: number, body: unknown): boolean {
+  const b = validate(ErrorBody, body)
+  if (!b.ok) return false
+  const { code, number } = b.value.error
+  return FINAL.has(code) && REASONS[code].number === number && REASONS[code].httpStatus === status
+}
+
+/** Whether a failed delivery is tried again: anything but a final refusal. */
 export function isRetryable(status: number, body: unknown): boolean {
-  if (status >= 500 || status === 408 || status === 425 || status === 429) return true
-  const code = (body as { error?: { code?: unknown } } | undefined)?.error?.code
-  // Typed as proto's reason codes, so a renamed code fails the typecheck here.
-  if (status === 409) return code === ('IDEMPOTENCY_IN_PROGRESS' satisfies ReasonCode)
-  if (status === 401) return code === undefined || code === ('UNAUTHENTICATED' satisfies ReasonCode)
-  return status < 400
+  return !isFinalRefusal(status, body)
 }
 
 /** Full-jitter exponential backoff: uniform in [base, min(max, base * 2^attempt)]. */
@@ -79,6 +122,20 @@ export function createSaleForwarder(opts: SaleForwarderOptions): SaleForwarder {
   let backlog = 0
   let attempt = 0
   let woken = false
+  let failing: DeliveryFailure | undefined
+
+  function noteFailure(sale: StoredSale, error: string) {
+    failing =
+      failing?.seq === sale.seq
+        ? { ...failing, attempts: failing.attempts + 1, lastError: error }
+        : {
+            seq: sale.seq,
+            sessionId: sale.sessionId,
+            attempts: 1,
+            sinceMs: now(),
+            lastError: error,
+          }
+  }
 
   const sleep = (ms: number) =>
     new Promise<void>((resolve) => {
@@ -107,17 +164,20 @@ export function createSaleForwarder(opts: SaleForwarderOptions): SaleForwarder {
       ;({ status, body } = await opts.cloud.postSale(sale.saleJws, sale.sessionId))
     } catch (err) {
       const msg = `network: ${(err as Error).message}`
+      noteFailure(sale, msg)
       await opts.journal.noteSaleAttempt(sale.seq, msg)
       opts.onAttemptFailed?.(sale, msg)
       return 'retry'
     }
     if (status >= 200 && status < 300) {
+      failing = undefined
       await opts.journal.markSaleAcked(sale.seq, body, now())
       opts.onDelivered?.(sale, body)
       return 'acked'
     }
-    const msg = `${status} ${JSON.stringify(body).slice(0, 300)}`
-    if (!isRetryable(status, body)) {
+    const msg = `${status} ${JSON.stringify(body ?? null).slice(0, 300)}`
+    if (isFinalRefusal(status, body)) {
+      failing = undefined
       await opts.journal.markSaleRejected(sale.seq, msg)
       opts.log.error(
         { seq: sale.seq, sessionId: sale.sessionId, status, body },
@@ -126,6 +186,7 @@ export function createSaleForwarder(opts: SaleForwarderOptions): SaleForwarder {
       opts.onRejected?.(sale, msg)
       return 'rejected'
     }
+    noteFailure(sale, msg)
     await opts.journal.noteSaleAttempt(sale.seq, msg)
     opts.onAttemptFailed?.(sale, msg)
     return 'retry'
@@ -193,6 +254,9 @@ export function createSaleForwarder(opts: SaleForwarderOptions): SaleForwarder {
     },
     get backlog() {
       return backlog
+    },
+    get failing() {
+      return failing
     },
   }
 }

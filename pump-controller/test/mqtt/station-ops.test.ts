@@ -243,6 +243,18 @@ t.test(
       'fuelpay_pc_sales_backlog',
     )
     t.match(metrics, /fuelpay_pc_sales_backlog\{station="st2"\} 3/)
+    // The queue is stuck behind its oldest sale: health and metrics say so.
+    await until('a failed attempt', () => station.controller.health().deliveryFailing !== undefined)
+    const h = station.controller.health()
+    t.equal(h.backlog, 3)
+    t.equal(h.deliveryFailing?.sessionId, sessions[0])
+    t.match(h.deliveryFailing?.lastError, /^503 /)
+    t.match(
+      await station.controller.metrics.registry.getSingleMetricAsString(
+        'fuelpay_pc_sales_head_attempts',
+      ),
+      /fuelpay_pc_sales_head_attempts\{station="st2"\} [1-9]/,
+    )
     const before = cloud.sales.length
     cloud.state.salesMode = 'ok'
     station.controller.forwarder.wake()
@@ -252,6 +264,7 @@ t.test(
       sessions,
       'in order',
     )
+    t.equal(station.controller.health().deliveryFailing, undefined, 'no longer stuck')
     await waitSeen<StationStatusMessage>(
       (m) => m.type === 'station-status' && m.backlog === 0 && seen.indexOf(m) > seen.indexOf(st),
       'backlog back to 0',

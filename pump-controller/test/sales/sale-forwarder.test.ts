@@ -2,12 +2,23 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { silentLogger } from '@fuelpay/platform'
 import { createTestDatabase } from '@fuelpay/platform/test-db'
-import { generateSigningKey, type SaleRecord, signSaleRecord } from '@fuelpay/proto'
+import {
+  generateSigningKey,
+  type ReasonCode,
+  reason,
+  type SaleRecord,
+  signSaleRecord,
+} from '@fuelpay/proto'
 import t from 'tap'
 import { createCloudClient } from '../../src/cloud/cloud-client.ts'
 import { openJournal } from '../../src/journal/journal.open.ts'
 import { initialPumpState } from '../../src/pump/pump.machine.ts'
-import { backoffDelayMs, createSaleForwarder, isRetryable } from '../../src/sales/sale-forwarder.ts'
+import {
+  backoffDelayMs,
+  createSaleForwarder,
+  FINAL_SALE_REFUSALS,
+  isRetryable,
+} from '../../src/sales/sale-forwarder.ts'
 
 t.test('backoff is exponential, jittered and bounded', async (t) => {
   t.equal(
@@ -29,7 +40,8 @@ t.test('backoff is exponential, jittered and bounded', async (t) => {
 })
 
 t.test('which refusals are retried', async (t) => {
-  const err = (code: string) => ({ error: { code, number: 1, message: '' } })
+  // The cloud's wire form (cloud errors.ts): a proto reason and the request id.
+  const err = (code: ReasonCode) => ({ error: reason(code), requestId: 'req-1' })
   t.equal(isRetryable(503, err('UNAVAILABLE')), true)
   t.equal(isRetryable(500, undefined), true)
   t.equal(isRetryable(429, err('RATE_LIMITED')), true)
@@ -38,7 +50,50 @@ t.test('which refusals are retried', async (t) => {
   t.equal(isRetryable(401, err('UNAUTHENTICATED')), true)
   t.equal(isRetryable(401, err('SALE_SIGNATURE_INVALID')), false)
   t.equal(isRetryable(422, err('SALE_MISMATCH')), false)
-  t.equal(isRetryable(400, err('SCHEMA_INVALID')), false)
+  // Final: the cloud read the sale and says it is bad, each with its own status.
+  for (const code of FINAL_SALE_REFUSALS) {
+    const status = {
+      SALE_SIGNATURE_INVALID: 401,
+      TOKEN_MALFORMED: 400,
+      SALE_ARITHMETIC_INVALID: 422,
+      SALE_MISMATCH: 422,
+      WRONG_STATION: 403,
+      SESSION_NOT_FOUND: 404,
+      SESSION_STATE_CONFLICT: 409,
+      IDEMPOTENCY_KEY_REUSED: 422,
+    }[code]
+    t.equal(isRetryable(status, err(code)), false, `${code} is final`)
+    t.equal(
+      isRetryable(status, { error: reason(code) }),
+      false,
+      `${code} without request id is final`,
+    )
+  }
+  // Not final: anything that does not say the sale is bad, or does not come from the cloud.
+  t.equal(isRetryable(403, undefined), true, 'an empty 403 (a proxy)')
+  t.equal(isRetryable(404, { raw: '<html>Not Found</html>' }), true, "a proxy's 404 page")
+  t.equal(isRetryable(403, { error: 'forbidden' }), true, 'an error body of another shape')
+  t.equal(isRetryable(404, err('NOT_FOUND')), true, 'no such route: a wrong cloud URL')
+  t.equal(isRetryable(403, err('FORBIDDEN')), true, 'a station credential problem')
+  t.equal(isRetryable(404, err('UNKNOWN_STATION')), true, 'not provisioned (yet)')
+  t.equal(isRetryable(400, err('SCHEMA_INVALID')), true, 'request-level: versions or a proxy')
+  t.equal(isRetryable(413, err('PAYLOAD_TOO_LARGE')), true)
+  t.equal(isRetryable(418, undefined), true)
+  t.equal(
+    isRetryable(422, { error: { ...reason('SALE_MISMATCH'), number: 1 } }),
+    true,
+    'a code with the wrong number is not the cloud',
+  )
+  t.equal(
+    isRetryable(400, err('SALE_MISMATCH')),
+    true,
+    'a code with another status is not the cloud',
+  )
+  t.equal(
+    isRetryable(422, { ...err('SALE_MISMATCH'), extra: true }),
+    true,
+    "extra fields: not the cloud's error body",
+  )
 })
 
 t.test(
@@ -223,3 +278,114 @@ t.test('a network failure (nothing listening) is retried, not lost', async (t) =
   t.equal(await journal.backlog(), 1, 'still pending')
   t.match((await journal.listSales())[0]?.lastError, /network/)
 })
+
+t.test(
+  "a proxy's 403 and 404 are retried, never rejected; the queue says it is stuck",
+  async (t) => {
+    const key = await generateSigningKey('st1-k1')
+    const tdb = await createTestDatabase()
+    const { journal, close } = await openJournal({ url: tdb.url, dataDir: tdb.dataDir })
+    t.teardown(async () => {
+      await close()
+      await tdb.cleanup()
+    })
+    // A misconfigured proxy in front of the cloud: 403 and 404 pages for a while, then the cloud.
+    const proxyAnswers: [number, string][] = [
+      [403, ''],
+      [404, '<html><body>Not Found</body></html>'],
+      [403, '{"message":"Forbidden"}'],
+      [404, JSON.stringify({ error: reason('NOT_FOUND') })],
+    ]
+    const seen: string[] = []
+    const server = createServer((req, res) => {
+      let body = ''
+      req.on('data', (c) => (body += c))
+      req.on('end', () => {
+        const key = req.headers['idempotency-key'] as string
+        seen.push(key)
+        const proxy = proxyAnswers.shift()
+        if (proxy) {
+          res.writeHead(proxy[0], { 'content-type': 'text/html' }).end(proxy[1])
+          return
+        }
+        if (key === 'ses-bad') {
+          res
+            .writeHead(422, { 'content-type': 'application/json' })
+            .end(JSON.stringify({ error: reason('SALE_MISMATCH'), requestId: 'r1' }))
+          return
+        }
+        res
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end(
+            JSON.stringify({
+              sessionId: key,
+              state: 'captured',
+              capturedMinor: 0,
+              releasedMinor: 0,
+            }),
+          )
+      })
+    })
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    t.teardown(() => new Promise<void>((r) => server.close(() => r())))
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    const pump = initialPumpState({
+      pump: 1,
+      prices: { diesel: 1799 },
+      currency: 'EUR',
+      limits: { nozzleTimeoutMs: 1000, noFlowTimeoutMs: 1000, maxSessionMs: 1000 },
+    })
+    for (const sessionId of ['ses-1', 'ses-bad', 'ses-3']) {
+      await journal.recordSale({
+        sessionId,
+        pumpState: pump,
+        nowMs: 1,
+        build: async (seq) => {
+          const sale: SaleRecord = {
+            sessionId,
+            tokenId: `tok-${sessionId}`,
+            stationId: 'st1',
+            pump: 1,
+            vehicleId: 'car7',
+            outcome: 'lapsed',
+            volumeMilli: 0,
+            volumeUnit: 'L',
+            amountMinor: 0,
+            currency: 'EUR',
+            startedAt: 1,
+            endedAt: 2,
+            seq,
+            totalizerStartMilli: 0,
+            totalizerEndMilli: 0,
+          }
+          return { sale, saleJws: await signSaleRecord(sale, key) }
+        },
+      })
+    }
+    const failingSeen: (number | undefined)[] = []
+    const fwd = createSaleForwarder({
+      journal,
+      cloud: createCloudClient({ baseUrl: url, stationId: 'st1', key, timeoutMs: 2000 }),
+      log: silentLogger(),
+      baseDelayMs: 10,
+      maxDelayMs: 20,
+      onAttemptFailed: () => failingSeen.push(fwd.failing?.attempts),
+    })
+    fwd.start()
+    t.ok(await fwd.drained(20_000), 'backlog drained once the proxy lets it through')
+    await fwd.stop()
+    t.same(seen.slice(0, 5), ['ses-1', 'ses-1', 'ses-1', 'ses-1', 'ses-1'], 'the head is retried')
+    t.same(failingSeen, [1, 2, 3, 4], 'failing counts the attempts in a row')
+    t.equal(fwd.failing, undefined, 'and clears once a sale goes through')
+    const sales = await journal.listSales()
+    t.same(
+      sales.map((s) => [s.sessionId, s.state]),
+      [
+        ['ses-1', 'acked'],
+        ['ses-bad', 'rejected'],
+        ['ses-3', 'acked'],
+      ],
+      "only the cloud's own refusal of a sale sets it aside; the queue moves on",
+    )
+  },
+)
