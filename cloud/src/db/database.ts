@@ -66,6 +66,8 @@ export interface AccountTable {
   name: string
   default_hold_minor: number | null
   voice_code_hash: string | null
+  voice_code_failures: Generated<number>
+  voice_code_locked_until: Timestamp | null
   created_at: Timestamp
 }
 

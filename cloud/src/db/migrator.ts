@@ -3,6 +3,7 @@ import type { Db } from './database.ts'
 import * as initial from './migrations/20251123120000_initial.ts'
 import * as consoleTables from './migrations/20261123120000_console_tables.ts'
 import * as lateCapture from './migrations/20251201120000_late_capture.ts'
+import * as voiceCodeAttempts from './migrations/20261207120000_voice_code_attempts.ts'
 
 /**
  * Migrations by timestamped name. Listed here rather than read from disk so
@@ -12,6 +13,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '20251123120000_initial': initial,
   '20251201120000_late_capture': lateCapture,
   '20261123120000_console_tables': consoleTables,
+  '20261207120000_voice_code_attempts': voiceCodeAttempts,
 }
 
 /** Brings the schema to the latest migration; throws with the failing migration's name. */

@@ -130,9 +130,7 @@ export async function requestFuelAuthorization(
   if (!account) throw refuse('UNAUTHENTICATED')
 
   if (input.voiceCode !== undefined) {
-    if (!account.voice_code_hash || !(await verifyVoiceCode(input.voiceCode, account.voice_code_hash))) {
-      throw refuse('VOICE_CODE_WRONG')
-    }
+    await checkVoiceCode(deps, account.id, account.voice_code_hash, input.voiceCode, nowMs)
   } else if (fleet?.voice_code_required) {
     throw refuse('VOICE_CODE_REQUIRED')
   }
@@ -331,6 +329,38 @@ export async function requestFuelAuthorization(
     )
     throw err
   }
+}
+
+/** Wrong voice codes in a row before an account is locked, and how long each lock lasts. */
+export const VOICE_CODE_TRIES = 5
+export const VOICE_CODE_LOCK_MS = 15 * 60_000
+
+/**
+ * Checks a spoken voice code against the account's. A four-digit code is
+ * guessed in minutes without a limit, so every attempt is counted (in one
+ * statement, before the code is checked: concurrent guesses each take a
+ * try) and the account is locked after VOICE_CODE_TRIES in a row; each
+ * attempt after that locks it again, until a right code resets the count.
+ * While locked nothing is checked, the right code included.
+ */
+async function checkVoiceCode(deps: CloudDeps, accountId: string, hash: string | null, code: string, nowMs: number): Promise<void> {
+  const now = new Date(nowMs)
+  const tried = await sql<{ failures: number }>`
+    UPDATE accounts SET
+      voice_code_failures = voice_code_failures + 1,
+      voice_code_locked_until = CASE WHEN voice_code_failures + 1 >= ${VOICE_CODE_TRIES}::int
+        THEN ${new Date(nowMs + VOICE_CODE_LOCK_MS)}::timestamptz ELSE NULL END
+    WHERE id = ${accountId}::text AND (voice_code_locked_until IS NULL OR voice_code_locked_until <= ${now}::timestamptz)
+    RETURNING voice_code_failures AS failures`.execute(deps.db)
+  if (tried.rows.length === 0) {
+    deps.log.warn({ accountId }, 'voice code refused unchecked: the account is locked after wrong codes')
+    throw refuse('RATE_LIMITED', 'too many wrong voice codes; try again later')
+  }
+  if (!hash || !(await verifyVoiceCode(code, hash))) {
+    if (Number(tried.rows[0]?.failures) >= VOICE_CODE_TRIES) deps.log.warn({ accountId }, 'voice code locked after wrong codes')
+    throw refuse('VOICE_CODE_WRONG')
+  }
+  await deps.db.updateTable('accounts').set({ voice_code_failures: 0, voice_code_locked_until: null }).where('id', '=', accountId).execute()
 }
 
 /**
