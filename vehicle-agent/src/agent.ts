@@ -14,6 +14,7 @@ import {
 } from '@fuelpay/proto'
 import type { Logger } from 'pino'
 import type { CloudClient } from './cloud/cloud.client.ts'
+import type { HoldRecord } from './cloud/pending.ts'
 import {
   type DialogueEvent,
   type DialogueLimits,
@@ -252,11 +253,17 @@ export function createVehicleAgent(opts: VehicleAgentOptions): VehicleAgent {
           const key = ids()
           const at = clock.now()
           holdKey = key
-          await keys.keep('fuel-authorization', key, { request: fx.request, at })
+          // The key store may be a file on the car's disk: the voice code is a
+          // secret and is never kept. A restart needs the kept request only to
+          // ask again under the same key, which one sent with a voice code cannot
+          // do (see HoldRecord.voiceCodeOmitted).
+          const { voiceCode, ...kept } = fx.request
+          const record: HoldRecord = { request: kept, at, ...(voiceCode !== undefined ? { voiceCodeOmitted: true } : {}) }
+          await keys.keep('fuel-authorization', key, record)
           const res = await cloud.requestFuelAuthorization(fx.request, key)
           if (res.ok) {
             // Kept until the session ends: an agent restarted meanwhile cancels this hold (settlePending).
-            await keys.keep('fuel-authorization', key, { request: fx.request, at, sessionId: res.value.sessionId })
+            await keys.keep('fuel-authorization', key, { ...record, sessionId: res.value.sessionId } satisfies HoldRecord)
             return { type: 'hold-granted', hold: res.value }
           }
           holdKey = undefined

@@ -12,6 +12,7 @@ function setup(cloudOpts: Parameters<typeof fakeCloud>[0] = {}, stationOpts: Par
   const station = fakeStation(cloud, stationOpts)
   const keys = memoryKeyStore()
   const kept: string[] = []
+  const bodies: unknown[] = []
   const agent = createVehicleAgent({
     log: silentLogger(),
     config: { vehicleId: 'car7', limits: { pumpReplyTimeoutMs: 300, answerTimeoutMs: 2000 }, receiptRetryMs: 5 },
@@ -21,12 +22,13 @@ function setup(cloudOpts: Parameters<typeof fakeCloud>[0] = {}, stationOpts: Par
     keys: {
       keep: (purpose, key, body) => {
         kept.push(key)
+        bodies.push(body)
         keys.keep(purpose, key, body)
       },
       done: keys.done,
     },
   })
-  return { cloud, station, agent, kept }
+  return { cloud, station, agent, kept, bodies }
 }
 
 t.test('pay for pump 2: read-back, yes, authorize, fuel, verified sale, receipt', async (t) => {
@@ -66,6 +68,19 @@ t.test('a "no" at the read-back voids the hold and activates nothing', async (t)
   t.ok(cloud.calls.some((c) => c.method === 'cancelSession'), 'hold voided')
   t.notOk(station.published.some((p) => (p.message as { type: string }).type === 'authorize'), 'pump never activated')
   t.match(out.replies.at(-1)?.text, /Abgebrochen/)
+})
+
+t.test('the voice code goes to the cloud and is never kept in the key store', async (t) => {
+  const { cloud, agent, bodies } = setup({ voiceCode: '4711' })
+  t.teardown(() => agent.close())
+  const out = await agent.runUtterance('pay for pump 2', { answers: ['four seven one one', 'yes'] })
+  t.equal(out.paid, true, `${out.code} ${out.message}`)
+  const sent = cloud.calls.filter((c) => c.method === 'requestFuelAuthorization').map((c) => (c.args[0] as { voiceCode?: string }).voiceCode)
+  t.same(sent, [undefined, '4711'], 'asked for, then sent')
+  const holds = bodies.filter((b) => (b as { request?: unknown }).request !== undefined) as { request: object; voiceCodeOmitted?: boolean; sessionId?: string }[]
+  t.equal(holds.length, 3, 'each request kept before it was sent, the granted one again with its session')
+  for (const b of holds) t.notOk(JSON.stringify(b).includes('4711'), `no voice code in ${JSON.stringify(b)}`)
+  t.same(holds.map((b) => b.voiceCodeOmitted === true), [false, true, true], 'marked when one was sent')
 })
 
 t.test('a declined hold says why, in the driver language', async (t) => {

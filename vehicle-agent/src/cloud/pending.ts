@@ -29,10 +29,18 @@ export interface DurableKeyStore extends KeyStore {
   pending(): PendingRequest[]
 }
 
-/** What an agent keeps for a hold: the request, when it was made, and the session once granted. */
+/**
+ * What an agent keeps for a hold: the request, when it was made, and the
+ * session once granted. The request is kept without its voice code (a
+ * secret, and this file is on the car's disk); `voiceCodeOmitted` says one
+ * was sent.
+ *
+ * @example { request: { stationId: 'st1', pump: 2 }, at: 1767225600000, voiceCodeOmitted: true, sessionId: 's1' }
+ */
 export interface HoldRecord {
-  request: FuelAuthorizationRequest
+  request: Omit<FuelAuthorizationRequest, 'voiceCode'>
   at: number
+  voiceCodeOmitted?: boolean
   sessionId?: string
 }
 
@@ -146,8 +154,20 @@ export async function settlePending(o: {
         await o.keys.done(p.purpose, p.key)
         continue
       }
+      if (hold.voiceCodeOmitted) {
+        // The request went out with a voice code, which is not kept: without it
+        // the cloud sees another body under the same key (IDEMPOTENCY_KEY_REUSED)
+        // and cannot say which session the key made. A hold it placed is
+        // released by the cloud's sweep of unused holds; no pump can use it, the
+        // token never reached the car.
+        o.log.warn({ key: p.key }, 'a hold asked for with a voice code has no known session; the cloud releases it unused')
+        await o.keys.done(p.purpose, p.key)
+        continue
+      }
       // The same key finds the same answer: the hold it placed, or its refusal.
-      const r = await o.cloud.requestFuelAuthorization(hold.request, p.key)
+      // (A file written before voice codes were left out may still hold one:
+      // the request is sent back exactly as kept.)
+      const r = await o.cloud.requestFuelAuthorization(hold.request as FuelAuthorizationRequest, p.key)
       if (!r.ok) {
         if (!TRANSIENT.has(r.reason.code)) await o.keys.done(p.purpose, p.key)
         continue

@@ -65,3 +65,27 @@ t.test('settling: unknown session asked again then cancelled; transient failures
   )
   t.same(JSON.parse(await readFile(file, 'utf8')).pending.map((p: { key: string }) => p.key), ['down'], 'and that is what the file says')
 })
+
+t.test('settling: a hold asked for with a voice code (not kept) and no known session is forgotten, not asked again', async (t) => {
+  const file = join(await dir(t), 'car.pending.json')
+  const keys = await fileKeyStore(file)
+  const now = 10 * HOLD_REPLAY_WINDOW_MS
+  const request = { stationId: 'st1', pump: 2 }
+  await keys.keep('fuel-authorization', 'coded', { request, at: now - 1000, voiceCodeOmitted: true })
+  await keys.keep('fuel-authorization', 'coded-granted', { request, at: now - 1000, voiceCodeOmitted: true, sessionId: 's-coded' })
+  const calls: string[] = []
+  const cloud = {
+    requestFuelAuthorization: async (_r: unknown, key: string) => {
+      calls.push(`hold ${key}`)
+      return fail('IDEMPOTENCY_KEY_REUSED')
+    },
+    cancelSession: async (sessionId: string) => {
+      calls.push(`cancel ${sessionId}`)
+      return ok({} as never)
+    },
+  }
+  const r = await settlePending({ keys, cloud, log: silentLogger(), ids: () => 'new', nowMs: () => now })
+  t.same(calls, ['cancel s-coded'], 'the granted one cancelled by its session; the other not sent again without its code')
+  t.same(r.cancelled, ['s-coded'])
+  t.same(keys.pending(), [])
+})
