@@ -2,7 +2,7 @@ import type { PublicKey } from '@fuelpay/proto'
 
 /**
  * Who is calling, as authentication established it. Every read and write is
- * scoped by this: a vehicle sees its account's sessions, a station its own,
+ * scoped by this: a vehicle sees its own sessions, a station its own,
  * an operator its stations'.
  *
  * @example if (caller.role === 'vehicle') listSessions(db, { vehicleId: caller.id })

@@ -43,14 +43,16 @@ export async function updateSessionReturning(db: Db, id: string, patch: Updateab
 }
 
 /**
- * Tenant isolation for session reads, in one place: a vehicle sees its
- * account's sessions, a station its own, an operator its stations', an admin all.
+ * Tenant isolation for session reads, in one place: a vehicle sees its own
+ * sessions (not those of other cars on its account: a fleet car must not
+ * follow or cancel another's), a station its own, an operator its
+ * stations', an admin all.
  */
 function ownedBy(caller: Caller) {
   return (eb: ExpressionBuilder<Tables, 'sessions'>) => {
     switch (caller.role) {
       case 'vehicle':
-        return eb('account_id', '=', caller.accountId)
+        return eb('vehicle_id', '=', caller.id)
       case 'station':
         return eb('station_id', '=', caller.id)
       case 'operator':

@@ -602,7 +602,7 @@ export async function cancelSession(
 ): Promise<SessionView> {
   const decided = await deps.db.transaction().execute(async (tx) => {
     const row = await lockSession(tx, sessionId)
-    if (!row || row.account_id !== caller.accountId) throw refuse('SESSION_NOT_FOUND')
+    if (!row || row.vehicle_id !== caller.id) throw refuse('SESSION_NOT_FOUND')
     if (row.settle_action === 'void' || row.state === 'voided') return row
     if (row.state === 'fueling' || row.state === 'completed') throw refuse('FUEL_ALREADY_FLOWING')
     if (row.state !== 'held' || row.settle_action) throw refuse('SESSION_STATE_CONFLICT', `session is ${row.state}`)

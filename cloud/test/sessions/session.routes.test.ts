@@ -1,4 +1,4 @@
-import { amountForVolume, maxVolumeForAmount, verifyPumpAuthorization, keyRingFromJwks } from '@fuelpay/proto'
+import { amountForVolume, generateSigningKey, keyRingFromJwks, maxVolumeForAmount, verifyPumpAuthorization } from '@fuelpay/proto'
 import t from 'tap'
 import { verifyLedger } from '../../src/ledger/ledger.repository.ts'
 import { ADMIN, authorize, call, idem, makeCloud, provision, reportSale, saleFor, stationAuth, vehicleAuth } from '../helpers.ts'
@@ -252,6 +252,19 @@ t.test('sessions: reads are scoped, cancel voids, receipts only when captured', 
 
   const foreignCancel = await call(cloud.app, { method: 'POST', url: `/v1/sessions/${a.sessionId}/cancel`, auth: await vehicleAuth(other) })
   t.equal(foreignCancel.status, 404)
+
+  // Another car on the same account (a fleet's second van) neither follows nor cancels this car's session.
+  const vanKey = await generateSigningKey('van2-k1')
+  const van = await call(cloud.app, { method: 'POST', url: '/v1/admin/vehicles', auth: ADMIN, payload: { id: `van2-${w.vehicleId}`, accountId: w.accountId, publicJwk: vanKey.publicJwk } })
+  t.equal(van.status, 201, van.raw)
+  const sibling = { ...w, vehicleId: `van2-${w.vehicleId}`, vehicleKey: vanKey }
+  const siblingRead = await call(cloud.app, { method: 'GET', url: `/v1/sessions/${a.sessionId}`, auth: await vehicleAuth(sibling) })
+  t.equal(siblingRead.body.error?.code, 'SESSION_NOT_FOUND', 'a sibling car does not see it')
+  const siblingList = await call(cloud.app, { method: 'GET', url: '/v1/sessions', auth: await vehicleAuth(sibling) })
+  t.equal(siblingList.status, 200, siblingList.raw)
+  t.notMatch(siblingList.raw, a.sessionId, 'nor list it')
+  const siblingCancel = await call(cloud.app, { method: 'POST', url: `/v1/sessions/${a.sessionId}/cancel`, auth: await vehicleAuth(sibling) })
+  t.equal(siblingCancel.body.error?.code, 'SESSION_NOT_FOUND', 'nor cancel it')
   const cancel = await call(cloud.app, { method: 'POST', url: `/v1/sessions/${a.sessionId}/cancel`, auth: await vehicleAuth(w) })
   t.equal(cancel.status, 200, cancel.raw)
   t.equal(cancel.body.state, 'voided')
