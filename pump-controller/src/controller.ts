@@ -123,6 +123,12 @@ type EndSessionEffect = Extract<PumpEffect, { type: 'end-session' }>
  */
 interface JournaledPumpState extends PumpState {
   unrecordedSales?: EndSessionEffect[]
+  /**
+   * The configured prices (--pumps) of the run that wrote this state. At
+   * start a configured price that differs from it is new and wins; one that
+   * did not change leaves the journaled price (an operator's set-price) alone.
+   */
+  configuredPrices?: Partial<Record<Grade, number>>
 }
 
 interface CachedAnswer {
@@ -327,13 +333,18 @@ export function createPumpController(opts: PumpControllerOptions): PumpControlle
     }
   }
 
-  /** What to journal for a pump: its state with the sales it still owes (but `except`). */
+  const configuredPrices = new Map(config.pumps.map((p) => [p.pump, p.prices]))
+
+  /** What to journal for a pump: its state, the configured prices, the sales it still owes (but `except`). */
   function journaled(pump: number, state: PumpState, except?: string): PumpState {
     const unrecordedSales = [...pendingEnds]
       .filter(([id, p]) => p.pump === pump && id !== except)
       .map(([, p]) => p.effect)
-    if (unrecordedSales.length === 0) return state
-    const out: JournaledPumpState = { ...state, unrecordedSales }
+    const out: JournaledPumpState = {
+      ...state,
+      configuredPrices: { ...configuredPrices.get(pump) },
+      ...(unrecordedSales.length > 0 ? { unrecordedSales } : {}),
+    }
     return out
   }
 
@@ -834,16 +845,20 @@ export function createPumpController(opts: PumpControllerOptions): PumpControlle
   async function recoverAll() {
     const stored = await journal.loadPumps()
     for (const pc of config.pumps) {
-      const { unrecordedSales = [], ...savedState } =
-        (stored.get(pc.pump) as JournaledPumpState | undefined) ?? {}
+      const {
+        unrecordedSales = [],
+        configuredPrices: lastConfigured,
+        ...savedState
+      } = (stored.get(pc.pump) as JournaledPumpState | undefined) ?? {}
       const saved = stored.has(pc.pump) ? (savedState as PumpState) : undefined
       for (const e of unrecordedSales)
         pendingEnds.set(e.session.sessionId, { pump: pc.pump, effect: e })
-      // Prices set by the operator (set-price) survive a restart; new grades come from the configuration.
+      // A price the configuration changed takes effect; one set by the operator (set-price)
+      // survives a restart while its configured price stays the same. Sessions keep their locked prices.
       const base = saved
         ? {
             ...saved,
-            prices: { ...pc.prices, ...pickKnown(saved.prices, pc.prices) },
+            prices: startPrices(pc.prices, saved.prices, lastConfigured),
             limits: config.limits,
             currency: config.currency,
           }
@@ -1027,11 +1042,21 @@ function sessionRevocations(journal: Journal, log: Logger, clock: Clock): Sessio
   }
 }
 
-function pickKnown(
-  saved: Partial<Record<Grade, number>>,
+/**
+ * A pump's prices at start: the configured grades only; each at its journaled
+ * price unless the configured price changed since the journal was written
+ * (`lastConfigured`). A journal written before configured prices were kept
+ * has no `lastConfigured`: its prices stand, as they did then.
+ */
+export function startPrices(
   configured: Partial<Record<Grade, number>>,
+  journaled: Partial<Record<Grade, number>>,
+  lastConfigured: Partial<Record<Grade, number>> | undefined,
 ): Partial<Record<Grade, number>> {
   const out: Partial<Record<Grade, number>> = {}
-  for (const g of Object.keys(configured) as Grade[]) if (saved[g] !== undefined) out[g] = saved[g]
+  for (const g of Object.keys(configured) as Grade[]) {
+    const changed = lastConfigured !== undefined && lastConfigured[g] !== configured[g]
+    out[g] = journaled[g] === undefined || changed ? configured[g] : journaled[g]
+  }
   return out
 }
