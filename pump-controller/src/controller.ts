@@ -13,6 +13,7 @@ import {
   type PumpAuthorizationClaims,
   parseTopic,
   type Reason,
+  type ReasonCode,
   type Result,
   reason,
   type SaleRecord,
@@ -102,6 +103,16 @@ export interface PumpController {
 const ANSWER_CACHE_MAX = 10_000
 /** Rejections are remembered briefly (duplicate deliveries); authorizations for the token's life. */
 const REJECTION_TTL_MS = 30_000
+/**
+ * Refusals that say "not now" rather than "no": the station's journal was
+ * away, or the token's key is not fetched yet. They are not remembered, so
+ * the car's retry with the same request id is decided afresh, not answered
+ * with the stale refusal. Nothing was armed, so a retry cannot activate twice.
+ */
+const TEMPORARY_REFUSALS: ReadonlySet<ReasonCode> = new Set<ReasonCode>([
+  'UNAVAILABLE',
+  'TOKEN_UNKNOWN_KEY',
+])
 /**
  * How long a void of a session this station has not seen is kept: a token
  * verifies for at most one hour after its `iat` (proto verifyPumpAuthorization),
@@ -538,12 +549,14 @@ export function createPumpController(opts: PumpControllerOptions): PumpControlle
     metrics.authorizations.inc({ result: why.code })
     log.info({ vehicleId, pump, requestId, reason: why.code }, 'request rejected')
     const to = topics.pumpReply(stationId, pump, vehicleId)
-    answer(
-      `${vehicleId}:${requestId}`,
-      to,
-      { type: 'pump-rejected', requestId, ...(sessionId ? { sessionId } : {}), reason: why },
-      REJECTION_TTL_MS,
-    )
+    const draft: AnyDraft = {
+      type: 'pump-rejected',
+      requestId,
+      ...(sessionId ? { sessionId } : {}),
+      reason: why,
+    }
+    if (TEMPORARY_REFUSALS.has(why.code)) publish(to, draft)
+    else answer(`${vehicleId}:${requestId}`, to, draft, REJECTION_TTL_MS)
   }
 
   async function onAuthorize(

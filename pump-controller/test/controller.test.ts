@@ -3,6 +3,7 @@ import type {
   PumpRejectedMessage,
   SessionEndedMessage,
 } from '@fuelpay/proto'
+import { generateSigningKey } from '@fuelpay/proto'
 import t from 'tap'
 import { buildHealthServer } from '../src/http/health.server.ts'
 import type { Journal } from '../src/journal/journal.repository.ts'
@@ -84,3 +85,52 @@ t.test('/healthz and /metrics', async (t) => {
   const nf = await app.inject({ method: 'GET', url: '/nope' })
   t.equal(nf.statusCode, 404)
 })
+
+t.test(
+  'temporary refusals are not remembered: the same request tried again goes through',
+  async (t) => {
+    const idle = (pump: number) =>
+      until(`pump ${pump} idle`, async () => {
+        await station.controller.settled()
+        return station.controller.state(pump)?.name === 'idle'
+      })
+    // The journal is away for a moment: UNAVAILABLE; the car's retry keeps its request id.
+    await idle(2)
+    failing.authorize = 1
+    const token = await makeToken(cloudKey, { stationId: 'st3', pump: 2, vehicleId: 'car7' })
+    const rid = car.authorize('st3', 2, token)
+    const r = await car.waitFor<PumpRejectedMessage>(isReply(rid))
+    t.equal(r.reason.code, 'UNAVAILABLE')
+    car.inbox.length = 0
+    car.authorize('st3', 2, token, rid)
+    const ok = await car.waitFor<PumpAuthorizedMessage>(isReply(rid))
+    t.equal(ok.type, 'pump-authorized', 'not the stale UNAVAILABLE')
+    car.cancel('st3', 2, ok.sessionId)
+    await car.waitFor((m) => m.type === 'session-ended' && m.sessionId === ok.sessionId)
+
+    // A token signed with a key the station has not fetched yet: TOKEN_UNKNOWN_KEY until it has.
+    await idle(2)
+    const k2 = await generateSigningKey('cloud-k2')
+    const token2 = await makeToken(k2, { stationId: 'st3', pump: 2, vehicleId: 'car7' })
+    const rid2 = car.authorize('st3', 2, token2)
+    const r2 = await car.waitFor<PumpRejectedMessage>(isReply(rid2))
+    t.equal(r2.reason.code, 'TOKEN_UNKNOWN_KEY')
+    cloud.state.jwks = { keys: [cloudKey.publicJwk, k2.publicJwk] }
+    t.ok(await station.controller.keys.refresh(), 'the station fetches the new key')
+    car.inbox.length = 0
+    car.authorize('st3', 2, token2, rid2)
+    const ok2 = await car.waitFor<PumpAuthorizedMessage>(isReply(rid2))
+    t.equal(ok2.type, 'pump-authorized', 'not the stale TOKEN_UNKNOWN_KEY')
+    car.cancel('st3', 2, ok2.sessionId)
+    await car.waitFor((m) => m.type === 'session-ended' && m.sessionId === ok2.sessionId)
+
+    // A definitive refusal is still remembered: the duplicate gets the same answer, nothing is armed.
+    await idle(2)
+    const wrongPump = await makeToken(cloudKey, { stationId: 'st3', pump: 1, vehicleId: 'car7' })
+    const rid3 = car.authorize('st3', 2, wrongPump)
+    t.equal((await car.waitFor<PumpRejectedMessage>(isReply(rid3))).reason.code, 'WRONG_PUMP')
+    car.inbox.length = 0
+    car.authorize('st3', 2, wrongPump, rid3)
+    t.equal((await car.waitFor<PumpRejectedMessage>(isReply(rid3))).reason.code, 'WRONG_PUMP')
+  },
+)
