@@ -343,6 +343,7 @@ export async function finishSettlement(deps: CloudDeps, sessionId: string, known
       row.settle_action === 'capture'
         ? await deps.processor.capture({ authId: row.processor_auth_id, amountMinor: amount, idempotencyKey: `capture:${row.id}` })
         : await deps.processor.void({ authId: row.processor_auth_id, idempotencyKey: `void:${row.id}` })
+    if (!r.ok && row.settle_action === 'capture' && !TRANSIENT.includes(r.reason.code)) return captureAsLate(deps, row, r.reason)
     if (!r.ok) {
       deps.log.warn({ sessionId, code: r.reason.code, action: row.settle_action }, 'processor settlement failed; will retry')
       deps.metrics.settlementFailures.inc({ action: row.settle_action, code: r.reason.code })
@@ -362,6 +363,45 @@ export async function finishSettlement(deps: CloudDeps, sessionId: string, known
     if (!written) throw new Error(`settlement of ${sessionId} not written under its row lock`)
     return written
   })
+}
+
+/**
+ * A capture the processor refused for good (the issuer let the authorization
+ * lapse while the station was offline, say) is fuel pumped all the same, and
+ * retrying it would block the station's in-order sale queue for ever: the
+ * hold is voided and released, and the sale charged by a late capture, as if
+ * it had arrived after its hold was voided. One statement switches the
+ * session and posts the release; the late capture then ends it captured, or
+ * failed with a settlement-failed alert when the issuer declines that too.
+ */
+async function captureAsLate(deps: CloudDeps, row: SessionRow, why: { code: ReasonCode; message: string }): Promise<SessionRow> {
+  const sessionId = row.id
+  deps.log.warn({ sessionId, code: why.code }, 'capture refused for good; voiding the hold and capturing late')
+  deps.metrics.settlementFailures.inc({ action: 'capture', code: why.code })
+  if (row.processor_auth_id) {
+    const v = await deps.processor.void({ authId: row.processor_auth_id, idempotencyKey: `void:${sessionId}` })
+    // A void refused for good leaves nothing held; a transient one is retried with the capture.
+    if (!v.ok && TRANSIENT.includes(v.reason.code)) throw refuse('UNAVAILABLE', v.reason.message)
+  }
+  const hold = Number(row.hold_amount_minor)
+  const update = deps.db
+    .updateTable('sessions')
+    .set({
+      settle_action: 'late_capture',
+      released_minor: hold,
+      reason_message: `capture refused (${why.code}: ${why.message}); charged by a new authorization`.slice(0, 300),
+      updated_at: sql`now()` as unknown as Date,
+    })
+    .where('id', '=', sessionId)
+    .where('settled_at', 'is', null)
+    .where('settle_action', '=', 'capture')
+    .returningAll()
+  const r = await sql<SessionRow>`
+    WITH s AS (${update}),
+    ${entryCtes('release', 's', [{ sessionId, kind: 'release', currency: row.currency, postings: hold > 0 ? releasePostings(row.account_id, row.station_id, hold) : [] }])}
+    SELECT * FROM s`.execute(deps.db)
+  // Switched now, or by a concurrent report of the same sale: finish from the row as it is.
+  return finishSettlement(deps, sessionId, r.rows[0])
 }
 
 /**

@@ -253,3 +253,30 @@ t.test('a sale at a price the operator changed after the hold is captured, and t
   t.equal(event?.payload.authorizedUnitPriceMilli, 1799, 'the console sees the price differed from the authorized one')
   t.ok((await verifyLedger(cloud.db)).ok)
 })
+
+t.test('a capture the issuer refuses for good is charged by a late capture, and the station is answered', async (t) => {
+  const cloud = await makeCloud(t)
+  const w = await provision(cloud)
+  const a = (await authorize(cloud, w, { amountMinor: 5000, grade: 'diesel' })).body
+  t.equal(await available(cloud, w), 95_000)
+  // The station was offline for days: the issuer let the authorization lapse and gave the credit back.
+  const row = await cloud.db.selectFrom('sessions').selectAll().where('id', '=', a.sessionId).executeTakeFirstOrThrow()
+  await cloud.db.updateTable('sim_authorizations').set({ state: 'voided' }).where('id', '=', row.processor_auth_id as string).execute()
+  await cloud.db.updateTable('sim_cards').set({ available_minor: 100_000 }).where('token', '=', w.cardToken).execute()
+
+  const sale = await saleFor(w, a, { volumeMilli: 20_000 })
+  const amount = amountForVolume(20_000, 1799, 'EUR')
+  const r = await reportSale(cloud, w, sale.jws)
+  t.equal(r.status, 200, `answered, so the station's queue moves on: ${r.raw.slice(0, 200)}`)
+  t.equal(r.body.state, 'captured')
+  t.equal(r.body.capturedMinor, amount)
+  t.equal(await available(cloud, w), 100_000 - amount, 'charged once, for what was pumped')
+  t.same(await entries(cloud, a.sessionId), ['hold', 'release', 'late_capture'])
+  const after = await cloud.db.selectFrom('sessions').selectAll().where('id', '=', a.sessionId).executeTakeFirstOrThrow()
+  t.equal(after.settle_action, 'late_capture')
+  t.match(after.reason_message, /capture refused/)
+  const again = await reportSale(cloud, w, sale.jws)
+  t.equal(again.body.state, 'captured', 'a retry of the sale joins it')
+  t.equal(await available(cloud, w), 100_000 - amount)
+  t.ok((await verifyLedger(cloud.db)).ok)
+})
