@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { type Static, Type } from '@sinclair/typebox'
 import { PumpNumber, SessionId, StationId, VehicleId } from './ids.ts'
 import { GradeSchema, Grades, ReasonSchema } from './messages.ts'
@@ -106,6 +107,19 @@ export const FuelAuthorizationResponse = Type.Object(
   strict,
 )
 export type FuelAuthorizationResponse = Static<typeof FuelAuthorizationResponse>
+
+/**
+ * The session a fuel authorization makes, derived from the vehicle and the
+ * request's Idempotency-Key: a retry that slips past the cloud's idempotency
+ * record still finds the same session instead of placing a second hold, and
+ * a car that restarted before it heard the answer can cancel the session by
+ * this id without sending the request (and its voice code) again.
+ *
+ * @example sessionIdFor('car7', 'k-1') // 's' + 26 base64url characters
+ */
+export function sessionIdFor(vehicleId: string, idempotencyKey: string): string {
+  return `s${createHash('sha256').update(`${vehicleId}\n${idempotencyKey}`).digest('base64url').slice(0, 26).replace(/^[-_]/, 'x')}`
+}
 
 /** POST /v1/sales: a station reports a signed sale (store-and-forward). */
 export const SaleReport = Type.Object(

@@ -61,7 +61,7 @@ async function main(): Promise<number> {
   // What the last run left unfinished (a hold nobody will use) is settled before anything new.
   const keys = await fileKeyStore(join(cfg.stateDir, `${cfg.vehicleId.replace(/[^A-Za-z0-9_-]/g, '_')}.pending.json`), log)
   // Bounded: an unreachable cloud must not hold the driver up; what is left stays for the next start.
-  const settling = settlePending({ keys, cloud, log, ids: () => randomBytes(16).toString('hex'), nowMs: Date.now }).then(
+  const settling = settlePending({ vehicleId: cfg.vehicleId, keys, cloud, log, ids: () => randomBytes(16).toString('hex'), nowMs: Date.now }).then(
     (left) => {
       if (left.cancelled.length > 0) process.stdout.write(`agent: cancelled ${left.cancelled.length} unused hold(s) from the last run\n`)
     },

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto'
 import { sql } from 'kysely'
 import {
   type Currency,
@@ -9,6 +8,7 @@ import {
   newNonce,
   CLOCK_SKEW_S,
   isReasonCode,
+  sessionIdFor,
   signPumpAuthorization,
 } from '@fuelpay/proto'
 import { findPaymentMethod } from '../accounts/account.repository.ts'
@@ -52,15 +52,6 @@ type VehicleCaller = Extract<Caller, { role: 'vehicle' }>
 export function unusedHoldLifetimeMs(config: Pick<CloudDeps['config'], 'unusedHoldTtlMs' | 'pumpAuthorizationTtlS' | 'pumpSessionMaxMs'>): number {
   const pumpMayStillUseMs = (config.pumpAuthorizationTtlS + CLOCK_SKEW_S) * 1000 + config.pumpSessionMaxMs
   return Math.max(config.unusedHoldTtlMs, pumpMayStillUseMs)
-}
-
-/**
- * The session id is derived from the vehicle and its idempotency key: a
- * retry that slips past the idempotency record (a crash between the two)
- * still finds the same session instead of placing a second hold.
- */
-export function sessionIdFor(vehicleId: string, idempotencyKey: string): string {
-  return `s${createHash('sha256').update(`${vehicleId}\n${idempotencyKey}`).digest('base64url').slice(0, 26).replace(/^[-_]/, 'x')}`
 }
 
 /** What the authorization reads, for this caller and request at `nowMs` (the day and month its fleet limits count from). */

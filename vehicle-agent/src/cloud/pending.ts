@@ -1,6 +1,6 @@
 import { mkdir, open, readFile, rename } from 'node:fs/promises'
 import { dirname } from 'node:path'
-import type { FuelAuthorizationRequest, ReasonCode } from '@fuelpay/proto'
+import { type FuelAuthorizationRequest, type ReasonCode, sessionIdFor } from '@fuelpay/proto'
 import type { Logger } from 'pino'
 import type { KeyStore } from '../agent.ts'
 import type { CloudClient } from './cloud.client.ts'
@@ -16,7 +16,7 @@ import type { CloudClient } from './cloud.client.ts'
  *
  * @example
  *   const keys = await fileKeyStore('.data/vehicle-agent/car7.pending.json')
- *   await settlePending({ keys, cloud, log, ids, nowMs: Date.now })
+ *   await settlePending({ vehicleId: 'car7', keys, cloud, log, ids, nowMs: Date.now })
  *   const agent = createVehicleAgent({ ..., keys })
  */
 export interface PendingRequest {
@@ -119,6 +119,8 @@ export const HOLD_REPLAY_WINDOW_MS = 12 * 3_600_000
  * failures leave the request for the next start.
  */
 export async function settlePending(o: {
+  /** This car: a hold's session id follows from it and the request's key (proto sessionIdFor). */
+  vehicleId: string
   keys: DurableKeyStore
   cloud: Pick<CloudClient, 'requestFuelAuthorization' | 'cancelSession'>
   log: Logger
@@ -155,13 +157,10 @@ export async function settlePending(o: {
         continue
       }
       if (hold.voiceCodeOmitted) {
-        // The request went out with a voice code, which is not kept: without it
-        // the cloud sees another body under the same key (IDEMPOTENCY_KEY_REUSED)
-        // and cannot say which session the key made. A hold it placed is
-        // released by the cloud's sweep of unused holds; no pump can use it, the
-        // token never reached the car.
-        o.log.warn({ key: p.key }, 'a hold asked for with a voice code has no known session; the cloud releases it unused')
-        await o.keys.done(p.purpose, p.key)
+        // The request went out with a voice code, which is not kept, so it
+        // cannot be sent again; the session its key made (if the cloud got it)
+        // has a known id, and is cancelled by it. Not found: nothing was held.
+        if (await cancel(sessionIdFor(o.vehicleId, p.key), o.ids())) await o.keys.done(p.purpose, p.key)
         continue
       }
       // The same key finds the same answer: the hold it placed, or its refusal.

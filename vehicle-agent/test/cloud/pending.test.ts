@@ -2,7 +2,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { silentLogger } from '@fuelpay/platform'
-import { fail, ok, type ReasonCode } from '@fuelpay/proto'
+import { fail, ok, type ReasonCode, sessionIdFor } from '@fuelpay/proto'
 import t from 'tap'
 import { fileKeyStore, HOLD_REPLAY_WINDOW_MS, settlePending } from '../../src/cloud/pending.ts'
 
@@ -55,7 +55,7 @@ t.test('settling: unknown session asked again then cancelled; transient failures
     },
   }
   let n = 0
-  const r = await settlePending({ keys, cloud, log: silentLogger(), ids: () => `new${++n}`, nowMs: () => now })
+  const r = await settlePending({ vehicleId: 'car7', keys, cloud, log: silentLogger(), ids: () => `new${++n}`, nowMs: () => now })
   t.same(r.cancelled, ['s-asked'])
   t.same(calls, ['cancel s-down down', 'hold asked', 'cancel s-asked new1', 'cancel s-granted new2', 'hold refused'], 'the stale request is not asked again')
   t.same(
@@ -66,7 +66,7 @@ t.test('settling: unknown session asked again then cancelled; transient failures
   t.same(JSON.parse(await readFile(file, 'utf8')).pending.map((p: { key: string }) => p.key), ['down'], 'and that is what the file says')
 })
 
-t.test('settling: a hold asked for with a voice code (not kept) and no known session is forgotten, not asked again', async (t) => {
+t.test('settling: a hold asked for with a voice code (not kept) and no known session is cancelled by the session id its key made', async (t) => {
   const file = join(await dir(t), 'car.pending.json')
   const keys = await fileKeyStore(file)
   const now = 10 * HOLD_REPLAY_WINDOW_MS
@@ -84,8 +84,9 @@ t.test('settling: a hold asked for with a voice code (not kept) and no known ses
       return ok({} as never)
     },
   }
-  const r = await settlePending({ keys, cloud, log: silentLogger(), ids: () => 'new', nowMs: () => now })
-  t.same(calls, ['cancel s-coded'], 'the granted one cancelled by its session; the other not sent again without its code')
-  t.same(r.cancelled, ['s-coded'])
+  const r = await settlePending({ vehicleId: 'car7', keys, cloud, log: silentLogger(), ids: () => 'new', nowMs: () => now })
+  const derived = sessionIdFor('car7', 'coded')
+  t.same(calls, [`cancel ${derived}`, 'cancel s-coded'], 'not sent again without its code: cancelled by the session id its key made; the granted one by its session')
+  t.same(r.cancelled, [derived, 's-coded'])
   t.same(keys.pending(), [])
 })
