@@ -92,7 +92,7 @@ const REASON_TEXT: Record<Lang, Partial<Record<ReasonCode, string>>> = {
     PUMP_FAULT: 'the pump is out of order', PUMP_OFFLINE: 'the pump is offline', PUMP_OUT_OF_SERVICE: 'the pump is out of service',
     NOZZLE_TIMEOUT: 'the nozzle was not lifted in time', CANCELLED: 'the session was cancelled', EMERGENCY_STOP: 'the pump was stopped by the station',
     UNKNOWN_GRADE: 'the pump does not sell this fuel', TIMEOUT: 'no answer in time', UNAVAILABLE: 'the service is not available',
-    NO_FLOW_TIMEOUT: 'no fuel flowed', MAX_DURATION: 'the session took too long', UNAUTHENTICATED: 'the car could not sign in',
+    NO_FLOW_TIMEOUT: 'no fuel flowed', MAX_DURATION: 'the session took too long', UNAUTHENTICATED: 'the car could not sign in', RATE_LIMITED: 'too many wrong voice codes, try again later',
   },
   de: {
     INSUFFICIENT_FUNDS: 'das Guthaben reicht nicht', CARD_EXPIRED: 'die Karte ist abgelaufen', SUSPECTED_FRAUD: 'die Bank vermutet Betrug',
@@ -105,7 +105,7 @@ const REASON_TEXT: Record<Lang, Partial<Record<ReasonCode, string>>> = {
     PUMP_FAULT: 'die Säule ist gestört', PUMP_OFFLINE: 'die Säule ist nicht erreichbar', PUMP_OUT_OF_SERVICE: 'die Säule ist außer Betrieb',
     NOZZLE_TIMEOUT: 'die Zapfpistole wurde nicht rechtzeitig abgenommen', CANCELLED: 'der Vorgang wurde abgebrochen', EMERGENCY_STOP: 'die Tankstelle hat die Säule gestoppt',
     UNKNOWN_GRADE: 'die Säule hat diese Sorte nicht', TIMEOUT: 'keine Antwort', UNAVAILABLE: 'der Dienst ist nicht verfügbar',
-    NO_FLOW_TIMEOUT: 'es floss kein Kraftstoff', MAX_DURATION: 'der Vorgang dauerte zu lange', UNAUTHENTICATED: 'das Auto konnte sich nicht anmelden',
+    NO_FLOW_TIMEOUT: 'es floss kein Kraftstoff', MAX_DURATION: 'der Vorgang dauerte zu lange', UNAUTHENTICATED: 'das Auto konnte sich nicht anmelden', RATE_LIMITED: 'zu viele falsche Sprachcodes, bitte später noch einmal',
   },
   fr: {
     INSUFFICIENT_FUNDS: 'provision insuffisante', CARD_EXPIRED: 'la carte a expiré', SUSPECTED_FRAUD: 'la banque suspecte une fraude',
@@ -118,7 +118,7 @@ const REASON_TEXT: Record<Lang, Partial<Record<ReasonCode, string>>> = {
     PUMP_FAULT: 'la pompe est en panne', PUMP_OFFLINE: 'la pompe est hors ligne', PUMP_OUT_OF_SERVICE: 'la pompe est hors service',
     NOZZLE_TIMEOUT: "le pistolet n'a pas été décroché à temps", CANCELLED: 'la session a été annulée', EMERGENCY_STOP: 'la station a arrêté la pompe',
     UNKNOWN_GRADE: 'la pompe ne vend pas ce carburant', TIMEOUT: 'pas de réponse à temps', UNAVAILABLE: "le service n'est pas disponible",
-    NO_FLOW_TIMEOUT: "aucun carburant n'a coulé", MAX_DURATION: 'la session a duré trop longtemps', UNAUTHENTICATED: "la voiture n'a pas pu s'identifier",
+    NO_FLOW_TIMEOUT: "aucun carburant n'a coulé", MAX_DURATION: 'la session a duré trop longtemps', UNAUTHENTICATED: "la voiture n'a pas pu s'identifier", RATE_LIMITED: 'trop de codes vocaux faux, réessayez plus tard',
   },
   ar: {
     INSUFFICIENT_FUNDS: 'الرصيد غير كاف', CARD_EXPIRED: 'انتهت صلاحية البطاقة', SUSPECTED_FRAUD: 'البنك يشتبه في احتيال',
@@ -131,7 +131,7 @@ const REASON_TEXT: Record<Lang, Partial<Record<ReasonCode, string>>> = {
     PUMP_FAULT: 'المضخة معطلة', PUMP_OFFLINE: 'المضخة غير متصلة', PUMP_OUT_OF_SERVICE: 'المضخة خارج الخدمة',
     NOZZLE_TIMEOUT: 'لم يتم رفع المسدس في الوقت المحدد', CANCELLED: 'تم إلغاء العملية', EMERGENCY_STOP: 'أوقفت المحطة المضخة',
     UNKNOWN_GRADE: 'المضخة لا تبيع هذا الوقود', TIMEOUT: 'لا يوجد رد', UNAVAILABLE: 'الخدمة غير متاحة',
-    NO_FLOW_TIMEOUT: 'لم يتدفق أي وقود', MAX_DURATION: 'استغرقت العملية وقتا طويلا', UNAUTHENTICATED: 'لم تتمكن السيارة من تسجيل الدخول',
+    NO_FLOW_TIMEOUT: 'لم يتدفق أي وقود', MAX_DURATION: 'استغرقت العملية وقتا طويلا', UNAUTHENTICATED: 'لم تتمكن السيارة من تسجيل الدخول', RATE_LIMITED: 'رموز صوتية خاطئة كثيرة، حاول لاحقا',
   },
 }
 

@@ -254,4 +254,6 @@ t.test('every message exists in every language', async (t) => {
   for (const lang of LANGS) for (const key of MESSAGE_KEYS) t.ok(say(lang, key, params as never).length > 0, `${lang} ${key}`)
   t.equal(reasonText('TOKEN_REPLAYED', 'en'), 'token has already been used')
   t.match(reasonText('TOKEN_REPLAYED', 'de'), /TOKEN_REPLAYED/)
+  // The cloud locks an account's voice code after wrong ones (RATE_LIMITED): the driver hears why, in words.
+  for (const lang of LANGS) t.notMatch(reasonText('RATE_LIMITED', lang), /RATE_LIMITED/, `${lang}: voice code lock`)
 })
