@@ -79,6 +79,8 @@ export interface KeyStore {
  * with keys read earlier is checked again with keys read now.
  */
 const STATION_KEYS_TTL_MS = 10 * 60_000
+/** A session (hold, pump, fuelling) fits in this; a link whose credential ends sooner is renewed before one starts. */
+export const LINK_RENEW_MARGIN_MS = 30 * 60_000
 
 export function memoryKeyStore(): KeyStore & { pending: Map<string, { purpose: string; body: unknown }> } {
   const pending = new Map<string, { purpose: string; body: unknown }>()
@@ -184,6 +186,8 @@ export function createVehicleAgent(opts: VehicleAgentOptions): VehicleAgent {
   let inflight = 0
   let closed = false
   let link: Promise<PumpLink> | undefined
+  /** When the link's broker credential expires (ms); the broker disconnects a car past it. */
+  let linkExpiresAt = Number.POSITIVE_INFINITY
   let authorizeRequestId: string | undefined
   /** The idempotency key of this session's hold, kept in `keys` until the session ends. */
   let holdKey: string | undefined
@@ -248,6 +252,8 @@ export function createVehicleAgent(opts: VehicleAgentOptions): VehicleAgent {
         background('locate', locate)
         return
       case 'request-hold':
+        // A session starts here: its link must not reach its credential's end mid-session.
+        renewLinkIfExpiring()
         ensureLink()
         background('request-hold', async () => {
           const key = ids()
@@ -400,6 +406,8 @@ export function createVehicleAgent(opts: VehicleAgentOptions): VehicleAgent {
       const creds = await cloud.mqttCredentials(ids())
       if (!creds.ok) throw new Error(`no broker credentials: ${creds.reason.code}`)
       const c = creds.value
+      const expiresAt = Date.parse(c.expiresAt)
+      linkExpiresAt = Number.isFinite(expiresAt) ? expiresAt : Number.POSITIVE_INFINITY
       const client = await opts.mqtt.connect(c.brokerUrl, {
         clientId: c.clientId,
         username: c.username,
@@ -413,6 +421,20 @@ export function createVehicleAgent(opts: VehicleAgentOptions): VehicleAgent {
       link = undefined
     })
     return link
+  }
+
+  /**
+   * Closes the link when its credential ends within LINK_RENEW_MARGIN_MS, so
+   * the next ensureLink gets a fresh credential: the broker cuts a car's link
+   * at its credential's expiry, and a reconnect with the old one is refused.
+   */
+  function renewLinkIfExpiring(): void {
+    // Wall-clock time, as the credential's expiry (a simulator's clock may run faster).
+    if (!link || Date.now() < linkExpiresAt - LINK_RENEW_MARGIN_MS) return
+    const old = link
+    link = undefined
+    linkExpiresAt = Number.POSITIVE_INFINITY
+    old.then((l) => l.close()).catch((e) => log.warn({ err: e }, 'closing an expiring pump link failed'))
   }
 
   function onReply(m: PumpReply): void {

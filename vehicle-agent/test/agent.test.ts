@@ -317,6 +317,19 @@ t.test('connect() brings the pump link up before the driver speaks; the hold the
   t.equal(station.clients.length, 1, 'no second connection')
 })
 
+t.test('a link whose broker credential ends before a session could is renewed before the hold, not mid-session', async (t) => {
+  const { cloud, station, agent } = setup({ credentialTtlMs: 10 * 60_000 })
+  t.teardown(() => agent.close())
+  await agent.connect()
+  t.equal(station.clients.length, 1)
+  const out = await agent.runUtterance('pay for pump 2', { answers: ['yes'] })
+  t.equal(out.paid, true, `${out.code} ${out.message}`)
+  t.equal(cloud.calls.filter((c) => c.method === 'mqttCredentials').length, 2, 'a fresh credential for the session')
+  t.equal(station.clients.length, 2, 'on a new connection')
+  t.equal(station.clients[0]?.ended, true, 'the old one closed')
+  t.equal(station.clients[1]?.ended, false, 'the session ran on the new one to its end')
+})
+
 t.test('connect() on a closed agent rejects', async (t) => {
   const { agent } = setup()
   await agent.close()

@@ -46,6 +46,8 @@ export interface FakeCloudOptions {
   decline?: Reason
   voiceCode?: string
   holdAmountMinor?: number
+  /** How long a broker credential it hands out lasts (default a day, as the cloud's). */
+  credentialTtlMs?: number
 }
 
 export function fakeCloud(opts: FakeCloudOptions = {}) {
@@ -58,7 +60,7 @@ export function fakeCloud(opts: FakeCloudOptions = {}) {
   const client: CloudClient = {
     async mqttCredentials(key) {
       calls.push({ method: 'mqttCredentials', args: [key] })
-      return ok({ clientId: 'vehicle-car7', username: 'vehicle-car7', password: 'x'.repeat(20), brokerUrl: 'mqtt://fake', expiresAt: new Date().toISOString() })
+      return ok({ clientId: 'vehicle-car7', username: 'vehicle-car7', password: 'x'.repeat(20), brokerUrl: 'mqtt://fake', expiresAt: new Date(Date.now() + (opts.credentialTtlMs ?? 86_400_000)).toISOString() })
     },
     async stationsNear(p) {
       calls.push({ method: 'stationsNear', args: [p] })
