@@ -76,6 +76,27 @@ export function createBrokerHooks(opts: BrokerHooksOptions): BrokerHooks {
   const { log, keys, nowMs, limits } = opts
   const connects = new WeakMap<Client, ConnectInfo>()
   const identities = new WeakMap<Client, Identity>()
+  /**
+   * When each car's credential expires (ms): a car's connection does not
+   * outlive its credential, so a car whose key was revoked (it gets no new
+   * credential) loses the broker within one credential lifetime. The agent
+   * opens a fresh link before a session when its credential is near its end.
+   * Stations and the cloud keep links for days and reconnect on their own
+   * schedule; cutting theirs at expiry could drop a pump's reply mid-session.
+   */
+  const expiries = new WeakMap<Client, number>()
+  const expiring = new WeakSet<Client>()
+  /** True once the client's credential has expired; the connection is then closed (once). */
+  const expired = (client: Client): boolean => {
+    const exp = expiries.get(client)
+    if (exp === undefined || nowMs() < exp) return false
+    if (!expiring.has(client)) {
+      expiring.add(client)
+      log.info({ clientId: client.id }, 'mqtt credential expired: disconnecting')
+      setImmediate(() => client.close())
+    }
+    return true
+  }
   const buckets = new WeakMap<Client, TokenBucket>()
   /** Filters granted but not yet in `client.subscriptions` (aedes adds them asynchronously). */
   const pendingSubs = new WeakMap<Client, Set<string>>()
@@ -197,6 +218,7 @@ export function createBrokerHooks(opts: BrokerHooksOptions): BrokerHooks {
           return
         }
         identities.set(client, identity)
+        if (identity.role === 'vehicle') expiries.set(client, verified.value.exp * 1000)
         done(null, true)
       },
       (err: unknown) => {
@@ -230,6 +252,11 @@ export function createBrokerHooks(opts: BrokerHooksOptions): BrokerHooks {
       return
     }
     const isWill = client !== null && (client as unknown as { will?: unknown }).will === packet
+    // A will is still published: it is how the others learn the client is gone.
+    if (client && !isWill && expired(client)) {
+      done(new Error('credential expired'))
+      return
+    }
     if (client && !isWill && !withinRate(client, identity)) {
       log.warn({ clientId: client.id, topic }, 'mqtt publish rate limit exceeded: disconnecting')
       done(new Error('publish rate limit exceeded'))
@@ -271,6 +298,7 @@ export function createBrokerHooks(opts: BrokerHooksOptions): BrokerHooks {
       done(null, null)
     }
     if (!identity) return deny('no identity')
+    if (expired(client)) return deny('credential expired')
     if (typeof filter !== 'string' || filter.startsWith(SYS_PREFIX)) return deny('$SYS is reserved')
     if (!allowed(identity, { action: 'subscribe', filter })) return deny('acl')
     if (!(filter in (client as unknown as { subscriptions: object }).subscriptions)) {
@@ -291,6 +319,7 @@ export function createBrokerHooks(opts: BrokerHooksOptions): BrokerHooks {
     const identity = identities.get(client)
     if (!identity || typeof packet.topic !== 'string' || packet.topic.startsWith(SYS_PREFIX))
       return null
+    if (expired(client)) return null
     // The filter already passed the ACL; checking the concrete topic again
     // keeps retained messages, restored sessions and messages from other
     // brokers to exactly what this identity may read.

@@ -197,6 +197,33 @@ t.test(
   },
 )
 
+t.test("a car's connection does not outlive its credential: past expiry the car is disconnected", async (t) => {
+  let now = Date.now()
+  const { url } = await startBroker(t, { keys, nowMs: () => now })
+  const longLived = await signBrokerCredential(s1, key, now, 7 * 86_400)
+  const station = await connectAs(t, url, s1, key, { password: longLived })
+  const sIn = inbox(station)
+  t.same(await subscribe(station, topics.stationSubscriptions('s1')), [1, 1])
+  const car = await connectAs(t, url, car7, key, { password: await signBrokerCredential(car7, key, now, 3600) })
+  const listener = await connectAs(t, url, car8, key, { password: await signBrokerCredential(car8, key, now, 3600) })
+  const lIn = inbox(listener)
+  t.same(await subscribe(listener, topics.vehicleInbox('car8')), [1])
+  car.publish(topics.pumpRequest('s1', 1, 'car7'), 'while-valid', { qos: 1 })
+  await sIn.next((m) => m.payload === 'while-valid')
+  t.ok(car.connected, 'connected while the credential is valid')
+
+  now += 3600_000 + 1000
+  car.publish(topics.pumpRequest('s1', 1, 'car7'), 'after-expiry', { qos: 1 })
+  await closed(car)
+  t.pass('disconnected at its first publish after expiry')
+  t.notOk(sIn.all.some((m) => m.payload === 'after-expiry'), 'and the publish was not delivered')
+  station.publish(topics.pumpReply('s1', 1, 'car8'), 'to-expired-reader', { qos: 1 })
+  await closed(listener)
+  t.pass('an idle reader is disconnected when a message would reach it after expiry')
+  t.notOk(lIn.all.some((m) => m.payload === 'to-expired-reader'), 'and does not get it')
+  t.ok(station.connected, 'a station (credential still valid) stays')
+})
+
 t.test('keepalive and client id limits', async (t) => {
   const { url } = await startBroker(t, {
     keys,
