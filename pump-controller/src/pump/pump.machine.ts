@@ -23,6 +23,14 @@ import {
  * paused, not ended), completed (a session just ended; the pump takes a new
  * authorization once the nozzle is down), offline (the dispenser does not
  * answer), fault (the dispenser reported a fault).
+ *
+ * A delivery the controller ends itself (maximum session length, no flow, a
+ * fault) is not over when the controller says so: the valve is closing and
+ * fuel still moves. The session stays at the pump, `closing`, in the state it
+ * ends in (`completed`, `suspended` or `fault`) until the dispenser says the
+ * delivery is over (hang-up) or the valve has had `valveSettleMs` to shut;
+ * only then is its sale made, from the totalizer (design: the cloud captures
+ * exactly what was pumped).
  */
 
 /** Limits a pump enforces on every session. */
@@ -33,6 +41,28 @@ export interface PumpLimits {
   noFlowTimeoutMs: number
   /** A session (authorization to end) never lasts longer than this. */
   maxSessionMs: number
+  /**
+   * After the controller closes the valve, the longest it waits for the
+   * dispenser's last reading (hang-up) before the sale is made from the last
+   * flow report. Default DEFAULT_VALVE_SETTLE_MS.
+   */
+  valveSettleMs?: number
+}
+
+/** How long a closing valve is given when the limits do not say: real valves shut in well under this. */
+export const DEFAULT_VALVE_SETTLE_MS = 3000
+
+const valveSettleMs = (limits: PumpLimits): number =>
+  limits.valveSettleMs ?? DEFAULT_VALVE_SETTLE_MS
+
+/**
+ * A delivery the controller ended whose last fuel is still being measured:
+ * how it ended, and when the valve was told to close (the settle time counts from here).
+ */
+export interface SessionClosing {
+  outcome: SaleOutcome
+  code: ReasonCode
+  valveClosedAtMs: number
 }
 
 /** A grade the session may dispense, with its price locked when the pump was authorized. */
@@ -68,6 +98,8 @@ export interface PumpSession {
   volumeMilli: number
   amountMinor: number
   totalizerMilli: number
+  /** Set when the controller ended the delivery and the valve is closing (see SessionClosing). */
+  closing?: SessionClosing
 }
 
 /** How the last session ended, shown while the pump is in `completed`. */
@@ -277,6 +309,43 @@ function endSession(
   ])
 }
 
+/**
+ * The controller ends a delivery (timeout, fault): the valve closes, but the
+ * sale waits for the dispenser's last reading, so fuel that flows while the
+ * valve shuts is sold too. A session nothing can flow on any more (nozzle
+ * never lifted, or already down) ends at once.
+ */
+function stopDelivery(
+  state: PumpState,
+  session: PumpSession,
+  outcome: SaleOutcome,
+  code: ReasonCode,
+  nowMs: number,
+  pre: PumpEffect[],
+  next: 'completed' | 'fault',
+): Transition {
+  if (session.startedAt === undefined || !state.nozzleUp)
+    return endSession(state, session, outcome, code, nowMs, pre, next)
+  const closing: SessionClosing = { outcome, code, valveClosedAtMs: nowMs }
+  return done(
+    {
+      ...state,
+      ...keepStop(state),
+      name: next === 'completed' && isStopped(state) ? 'suspended' : next,
+      session: { ...session, closing },
+    },
+    [...pre, { type: 'publish-state' }],
+  )
+}
+
+/** The closing delivery is over (hang-up, settle time): its one sale, as the controller ended it. */
+function finishClosing(state: PumpState, session: PumpSession, nowMs: number): Transition {
+  const { closing, ...s } = session
+  if (!closing) throw new Error('finishClosing: the session is not closing')
+  const next: PumpStateName = state.name === 'fault' ? 'fault' : 'completed'
+  return endSession(state, s, closing.outcome, closing.code, nowMs, [], next)
+}
+
 /** Brings a session up to date with what the dispenser says after a restart or lost link. */
 function reconcile(state: PumpState, reading: DispenserReading, nowMs: number): Transition {
   const base: PumpState = {
@@ -311,6 +380,20 @@ function reconcile(state: PumpState, reading: DispenserReading, nowMs: number): 
       }
   }
   s = withVolume(s, reading.totalizerMilli, nowMs)
+  if (s.closing) {
+    // The controller had ended this delivery: it stays ended, measured by the totalizer.
+    const { fault: _f, ...clean } = base
+    const next: PumpStateName = reading.fault ? 'fault' : stopped ? 'suspended' : 'completed'
+    const named: PumpState = {
+      ...(reading.fault ? { ...base, fault: reading.fault } : clean),
+      name: next,
+      session: s,
+    }
+    if (!reading.nozzleUp || nowMs - s.closing.valveClosedAtMs >= valveSettleMs(state.limits))
+      return finishClosing(named, s, nowMs)
+    // The dispenser may have restarted and forgotten the stop (stop() is idempotent).
+    return done(named, [{ type: 'driver-stop' }, { type: 'publish-state' }])
+  }
   const started = s.startedAt !== undefined || s.volumeMilli > 0
   if (reading.fault) {
     return endSession(
@@ -362,7 +445,8 @@ export function transition(state: PumpState, event: PumpEvent): Transition {
   const session = state.session
   switch (event.type) {
     case 'authorize': {
-      const idleLike = state.name === 'idle' || (state.name === 'completed' && !state.nozzleUp)
+      const idleLike =
+        state.name === 'idle' || (state.name === 'completed' && !state.nozzleUp && !session)
       if (!idleLike) return refuse(state, busyReason(state))
       // Not reachable through transition (a stopped pump is never idle); a guard for hand-made states.
       if (isStopped(state)) return refuse(state, 'PUMP_OUT_OF_SERVICE')
@@ -449,6 +533,18 @@ export function transition(state: PumpState, event: PumpEvent): Transition {
     }
 
     case 'flow': {
+      if (session?.closing && state.name !== 'offline') {
+        // The last fuel through the closing valve: it is sold with the session.
+        const s = withVolume(session, event.totalizerMilli, event.nowMs)
+        return done(
+          {
+            ...state,
+            session: s,
+            totalizerMilli: Math.max(state.totalizerMilli, s.totalizerMilli),
+          },
+          [{ type: 'progress', session: s }],
+        )
+      }
       if (
         (state.name !== 'fueling' && state.name !== 'suspended') ||
         !session ||
@@ -478,6 +574,12 @@ export function transition(state: PumpState, event: PumpEvent): Transition {
         nozzleUp: false,
         totalizerMilli: Math.max(state.totalizerMilli, event.totalizerMilli),
       }
+      if (session?.closing && state.name !== 'offline')
+        return finishClosing(
+          down,
+          withVolume(session, event.totalizerMilli, event.nowMs),
+          event.nowMs,
+        )
       if ((state.name === 'fueling' || state.name === 'suspended') && session) {
         const s = withVolume(session, event.totalizerMilli, event.nowMs)
         const outcome: SaleOutcome = state.name === 'suspended' ? 'emergency-stop' : 'completed'
@@ -500,9 +602,18 @@ export function transition(state: PumpState, event: PumpEvent): Transition {
     case 'tick': {
       const now = event.nowMs
       // `completed` is shown until the next tick once the nozzle is back; then the pump is offered again.
-      if (state.name === 'completed' && !state.nozzleUp)
+      if (state.name === 'completed' && !state.nozzleUp && !session)
         return done({ ...state, name: 'idle' }, [{ type: 'publish-state' }])
       if (!session) return done(state, [])
+      if (session.closing) {
+        // No final reading in time: the sale is what the dispenser reported. Offline: the totalizer decides later.
+        if (
+          state.name !== 'offline' &&
+          now - session.closing.valveClosedAtMs >= valveSettleMs(state.limits)
+        )
+          return finishClosing(state, session, now)
+        return done(state, [])
+      }
       if (state.name === 'authorized' && now - session.authorizedAt >= state.limits.nozzleTimeoutMs)
         return endSession(state, session, 'lapsed', 'NOZZLE_TIMEOUT', now, [
           { type: 'driver-deauthorize' },
@@ -512,15 +623,29 @@ export function transition(state: PumpState, event: PumpEvent): Transition {
       if (live && now - session.authorizedAt >= state.limits.maxSessionMs) {
         const outcome: SaleOutcome =
           session.volumeMilli > 0 || state.name !== 'authorized' ? 'timeout' : 'lapsed'
-        return endSession(state, session, outcome, 'MAX_DURATION', now, [{ type: 'driver-stop' }])
+        return stopDelivery(
+          state,
+          session,
+          outcome,
+          'MAX_DURATION',
+          now,
+          [{ type: 'driver-stop' }],
+          'completed',
+        )
       }
       if (
         state.name === 'fueling' &&
         now - (session.lastFlowAt ?? session.authorizedAt) >= state.limits.noFlowTimeoutMs
       )
-        return endSession(state, session, 'timeout', 'NO_FLOW_TIMEOUT', now, [
-          { type: 'driver-stop' },
-        ])
+        return stopDelivery(
+          state,
+          session,
+          'timeout',
+          'NO_FLOW_TIMEOUT',
+          now,
+          [{ type: 'driver-stop' }],
+          'completed',
+        )
       return done(state, [])
     }
 
@@ -550,6 +675,8 @@ export function transition(state: PumpState, event: PumpEvent): Transition {
       if (state.name !== 'suspended')
         return refuse(state, 'SESSION_STATE_CONFLICT', `resume while ${state.name}`)
       const { stopped: _s, ...free } = state
+      // A delivery the controller ended stays ended: the valve stays shut until its sale is made.
+      if (session?.closing) return done({ ...free, name: 'completed' }, [{ type: 'publish-state' }])
       if (session && session.startedAt !== undefined) {
         const s: PumpSession = { ...session, lastFlowAt: event.nowMs }
         return done({ ...free, name: 'fueling', session: s }, [
@@ -569,8 +696,13 @@ export function transition(state: PumpState, event: PumpEvent): Transition {
 
     case 'fault': {
       if (state.name === 'fault') return refuse(state, 'PUMP_FAULT')
+      // Already closing: the delivery keeps the reason it ended for.
+      if (session?.closing)
+        return done({ ...state, ...keepStop(state), name: 'fault', fault: event.fault }, [
+          { type: 'publish-state' },
+        ])
       if (session)
-        return endSession(
+        return stopDelivery(
           { ...state, ...keepStop(state), fault: event.fault },
           session,
           'fault',
@@ -588,7 +720,8 @@ export function transition(state: PumpState, event: PumpEvent): Transition {
       if (state.name !== 'fault')
         return refuse(state, 'SESSION_STATE_CONFLICT', 'no fault to clear')
       const { fault: _f, ...rest } = state
-      return done({ ...rest, name: isStopped(state) ? 'suspended' : 'idle' }, [
+      const free: PumpStateName = session?.closing ? 'completed' : 'idle'
+      return done({ ...rest, name: isStopped(state) ? 'suspended' : free }, [
         { type: 'publish-state' },
       ])
     }

@@ -283,7 +283,8 @@ export async function startStation(opts: {
   brokerUrl: string
   cloudUrl: string
   config?: Partial<ControllerConfig>
-  dispenser?: { flowRateMilliPerS?: number; autoLiftAfterMs?: number }
+  /** `totalizerMilli`: every simulated pump's totalizer at start (a station started again on the same pumps). */
+  dispenser?: { flowRateMilliPerS?: number; autoLiftAfterMs?: number; totalizerMilli?: number }
   journalDb?: { url?: string; dataDir?: string }
   wrapJournal?: (j: Journal) => Journal
   mqttCredentials?: { username: string; password: string }
@@ -318,6 +319,9 @@ export async function startStation(opts: {
       grades: Object.keys(p.prices) as Grade[],
       flowRateMilliPerS: opts.dispenser?.flowRateMilliPerS ?? 50_000,
       tickMs: 20,
+      ...(opts.dispenser?.totalizerMilli !== undefined
+        ? { totalizerMilli: opts.dispenser.totalizerMilli }
+        : {}),
       ...(opts.dispenser?.autoLiftAfterMs !== undefined
         ? { autoLiftAfterMs: opts.dispenser.autoLiftAfterMs }
         : {}),

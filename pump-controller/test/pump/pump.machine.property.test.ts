@@ -12,11 +12,31 @@ import {
  * Random event sequences against the machine. Properties that must hold
  * whatever the order: refusals change nothing, a session ends exactly once,
  * every sale is priced by the one rounding rule at the locked price, the
- * totalizer never goes back, and a session exists only in states that have one.
+ * totalizer never goes back, a session exists only in states that have one,
+ * and every millilitre the totalizer counts is in exactly one sale or the open
+ * session (fuel still moving while a valve closes included).
  */
-const limits = { nozzleTimeoutMs: 1000, noFlowTimeoutMs: 1000, maxSessionMs: 5000 }
+const limits = {
+  nozzleTimeoutMs: 1000,
+  noFlowTimeoutMs: 1000,
+  maxSessionMs: 5000,
+  valveSettleMs: 2500,
+}
 
-const eventArb = (i: number): fc.Arbitrary<(s: PumpState, now: number) => PumpEvent> =>
+/**
+ * The physical dispenser, as far as the sequence needs it: whether a delivery
+ * is armed and the nozzle up, its preset's totalizer, and when the controller
+ * last closed its valve. A closing valve still lets fuel through for a while.
+ */
+interface Dispenser {
+  delivering: boolean
+  limitTotalMilli: number
+  valveClosedAtMs?: number
+}
+
+type Maker = (s: PumpState, now: number, d: Dispenser) => PumpEvent
+
+const eventArb = (i: number): fc.Arbitrary<Maker> =>
   fc.oneof(
     {
       weight: 3,
@@ -76,13 +96,18 @@ const eventArb = (i: number): fc.Arbitrary<(s: PumpState, now: number) => PumpEv
     },
     {
       weight: 2,
-      arbitrary: fc.constant(
-        (s: PumpState, now: number): PumpEvent => ({
-          type: 'nozzle-hung-up',
-          totalizerMilli: s.totalizerMilli,
-          nowMs: now,
+      arbitrary: fc
+        .integer({ min: 1, max: 500 })
+        .map((drip) => (s: PumpState, now: number, d: Dispenser): PumpEvent => {
+          // The last drops through a valve still closing (or open), never past the preset.
+          const closing =
+            d.delivering &&
+            (d.valveClosedAtMs === undefined || now - d.valveClosedAtMs < limits.valveSettleMs)
+          const total = closing
+            ? Math.max(s.totalizerMilli, Math.min(s.totalizerMilli + drip, d.limitTotalMilli))
+            : s.totalizerMilli
+          return { type: 'nozzle-hung-up', totalizerMilli: total, nowMs: now }
         }),
-      ),
     },
     fc.constant(
       (s: PumpState, now: number): PumpEvent => ({
@@ -155,9 +180,12 @@ t.test('machine invariants under random event sequences', async (t) => {
         const opened = new Set<string>()
         // The operator's stop holds from an accepted emergency-stop to an accepted resume.
         let stopped = false
+        const firstTotalizer = s.totalizerMilli
+        let soldMilli = 0
+        const d: Dispenser = { delivering: false, limitTotalMilli: 0 }
         for (let i = 0; i < steps.length; i++) {
           now += steps[i]?.[1] ?? 0
-          const ev = (makers[i] as (s: PumpState, now: number) => PumpEvent)(s, now)
+          const ev = (makers[i] as Maker)(s, now, d)
           const before = JSON.stringify(s)
           const r = transition(s, ev)
           if (r.refused) {
@@ -173,6 +201,9 @@ t.test('machine invariants under random event sequences', async (t) => {
             if (e.type === 'end-session') {
               if (ended.has(e.session.sessionId)) return false
               ended.add(e.session.sessionId)
+              soldMilli += e.session.volumeMilli
+              // The sale is measured up to the pump's totalizer when it is made.
+              if (e.session.totalizerMilli !== r.state.totalizerMilli) return false
               outcomes.set(e.ending.outcome, (outcomes.get(e.ending.outcome) ?? 0) + 1)
               const sess = e.session
               const expected =
@@ -202,9 +233,26 @@ t.test('machine invariants under random event sequences', async (t) => {
           const sess = r.state.session
           if (sess) {
             opened.add(sess.sessionId)
-            if (!['authorized', 'fueling', 'suspended', 'offline'].includes(r.state.name))
-              return false
+            // A delivery the controller ended stays at the pump, closing, in the state it ends in.
+            const states = sess.closing
+              ? ['completed', 'suspended', 'fault', 'offline']
+              : ['authorized', 'fueling', 'suspended', 'offline']
+            if (!states.includes(r.state.name)) return false
           } else if (['authorized', 'fueling'].includes(r.state.name)) return false
+          // Every millilitre counted is sold, or in the session still open.
+          if (firstTotalizer + soldMilli + (sess?.volumeMilli ?? 0) !== r.state.totalizerMilli)
+            return false
+          // The dispenser follows what the controller told it.
+          if (ev.type === 'nozzle-lifted' && r.state.name === 'fueling' && sess) {
+            d.delivering = true
+            d.limitTotalMilli = sess.totalizerStartMilli + (sess.presetVolumeMilli ?? 0)
+            d.valveClosedAtMs = undefined
+          }
+          for (const e of r.effects) {
+            if (e.type === 'driver-stop' || e.type === 'end-session') d.valveClosedAtMs ??= now
+            if (e.type === 'driver-resume') d.valveClosedAtMs = undefined
+          }
+          if (!r.state.nozzleUp) d.delivering = false
           s = r.state
         }
         return true

@@ -11,6 +11,7 @@ import {
   PUMP_EVENT_TYPES,
   type PumpEvent,
   type PumpEventType,
+  DEFAULT_VALVE_SETTLE_MS,
   type PumpState,
   recover,
   transition,
@@ -305,16 +306,169 @@ t.test('nozzle timeout lapses the authorization with a zero sale', async (t) => 
 })
 
 t.test('no flow and maximum session length end the session', async (t) => {
-  const noFlow = transition(fueling, { type: 'tick', nowMs: T0 + 200 + limits.noFlowTimeoutMs })
-  const e = ends(noFlow)
+  const noFlowAt = T0 + 200 + limits.noFlowTimeoutMs
+  const noFlow = transition(fueling, { type: 'tick', nowMs: noFlowAt })
+  t.ok(noFlow.effects.some((x) => x.type === 'driver-stop'))
+  t.notOk(ends(noFlow), 'the sale waits for the valve to close')
+  const settled = transition(noFlow.state, {
+    type: 'tick',
+    nowMs: noFlowAt + DEFAULT_VALVE_SETTLE_MS,
+  })
+  const e = ends(settled)
   t.equal(e?.type === 'end-session' && e.ending.reason?.code, 'NO_FLOW_TIMEOUT')
   t.equal(e?.type === 'end-session' && e.ending.outcome, 'timeout')
   t.equal(e?.type === 'end-session' && e.session.volumeMilli, 1000)
-  t.ok(noFlow.effects.some((x) => x.type === 'driver-stop'))
   const longS = { ...fueling, limits: { ...limits, noFlowTimeoutMs: 10_000_000 } }
   const tooLong = transition(longS, { type: 'tick', nowMs: T0 + limits.maxSessionMs })
-  const e2 = ends(tooLong)
+  t.ok(tooLong.effects.some((x) => x.type === 'driver-stop'))
+  const e2 = ends(
+    transition(tooLong.state, {
+      type: 'nozzle-hung-up',
+      totalizerMilli: tooLong.state.totalizerMilli,
+      nowMs: T0 + limits.maxSessionMs + 1,
+    }),
+  )
   t.equal(e2?.type === 'end-session' && e2.ending.reason?.code, 'MAX_DURATION')
+})
+
+t.test('a delivery the controller ends is sold to its last drop', async (t) => {
+  const endAt = T0 + limits.maxSessionMs
+  const price = (v: number) => amountForVolume(v, 1799, 'EUR')
+  const sale = (r: ReturnType<typeof transition>) => {
+    const e = ends(r)
+    return e?.type === 'end-session' ? e : undefined
+  }
+  // Maximum session length: the valve closes, fuel still moves, the hang-up carries the final totalizer.
+  const stopping = transition(fueling, { type: 'tick', nowMs: endAt })
+  t.equal(stopping.state.name, 'completed')
+  t.equal(stopping.state.session?.closing?.outcome, 'timeout', 'the session is closing')
+  t.equal(
+    transition(stopping.state, { type: 'authorize', auth, nowMs: endAt }).refused?.code,
+    'PUMP_BUSY',
+    'no new authorization while the last one is closing',
+  )
+  const late = transition(stopping.state, {
+    type: 'flow',
+    volumeMilli: 1900,
+    totalizerMilli: 1_001_900,
+    nowMs: endAt + 50,
+  })
+  t.notOk(late.refused, 'flow through the closing valve is taken')
+  t.equal(late.state.session?.volumeMilli, 1900)
+  const hung = transition(late.state, {
+    type: 'nozzle-hung-up',
+    totalizerMilli: 1_002_000,
+    nowMs: endAt + 100,
+  })
+  const s1 = sale(hung)
+  t.equal(s1?.ending.outcome, 'timeout')
+  t.equal(s1?.ending.reason?.code, 'MAX_DURATION')
+  t.equal(s1?.session.volumeMilli, 2000, 'volume = totalizer at hang-up - totalizer at start')
+  t.equal(s1?.session.totalizerMilli, 1_002_000)
+  t.equal(s1?.session.amountMinor, price(2000))
+  t.equal(s1?.ending.amountMinor, price(2000))
+  t.equal(s1?.endedAt, endAt + 100, 'ended when the delivery really ended')
+  t.equal(s1?.session.closing, undefined, 'the sale carries no closing marker')
+  const next = step(step(hung.state, { type: 'tick', nowMs: endAt + 200 }), {
+    type: 'authorize',
+    auth: { ...auth, sessionId: 'ses2', tokenId: 'tok00002' },
+    nowMs: endAt + 300,
+  })
+  t.equal(next.session?.totalizerStartMilli, 1_002_000, 'the next session starts where this ended')
+
+  // No final reading: the settle time bounds the wait; the sale is the last reading.
+  const quiet = transition(late.state, {
+    type: 'tick',
+    nowMs: endAt + DEFAULT_VALVE_SETTLE_MS - 1,
+  })
+  t.notOk(sale(quiet), 'still settling')
+  const timedOut = transition(late.state, { type: 'tick', nowMs: endAt + DEFAULT_VALVE_SETTLE_MS })
+  t.equal(sale(timedOut)?.session.volumeMilli, 1900)
+  t.equal(timedOut.state.name, 'completed')
+  t.equal(
+    transition(
+      { ...late.state, limits: { ...limits, valveSettleMs: 100 } },
+      { type: 'tick', nowMs: endAt + 100 },
+    ).effects.some((e) => e.type === 'end-session'),
+    true,
+    'valveSettleMs sets the bound',
+  )
+
+  // A dispenser fault: the pump is faulted at once, the sale waits for the final reading.
+  const faulted = transition(fueling, { type: 'fault', fault: 'pulser-error', nowMs: NOW })
+  t.equal(faulted.state.name, 'fault')
+  t.notOk(sale(faulted))
+  t.ok(faulted.effects.some((x) => x.type === 'driver-stop'))
+  const faultSale = transition(faulted.state, {
+    type: 'nozzle-hung-up',
+    totalizerMilli: 1_001_300,
+    nowMs: NOW + 10,
+  })
+  t.equal(sale(faultSale)?.ending.outcome, 'fault')
+  t.equal(sale(faultSale)?.session.volumeMilli, 1300)
+  t.equal(faultSale.state.name, 'fault', 'still faulted')
+  const cleared = step(faulted.state, { type: 'fault-cleared', nowMs: NOW + 5 })
+  t.equal(cleared.name, 'completed', 'fault cleared while closing: the session still closes')
+  t.equal(cleared.session?.closing?.outcome, 'fault')
+
+  // The operator's resume does not reopen a delivery the controller ended.
+  const stoppedThenLong = transition(suspended, { type: 'tick', nowMs: endAt })
+  t.equal(stoppedThenLong.state.name, 'suspended')
+  const resumed = transition(stoppedThenLong.state, { type: 'resume', nowMs: endAt + 1 })
+  t.equal(resumed.state.name, 'completed')
+  t.notOk(
+    resumed.effects.some((x) => x.type === 'driver-resume'),
+    'the valve stays shut',
+  )
+  t.equal(
+    sale(
+      transition(resumed.state, {
+        type: 'nozzle-hung-up',
+        totalizerMilli: 1_001_500,
+        nowMs: endAt + 2,
+      }),
+    )?.session.volumeMilli,
+    1500,
+  )
+
+  // The controller dies between the stop and the hang-up: the journaled state is read back.
+  const journaled = JSON.parse(JSON.stringify(late.state)) as PumpState
+  const rd = { online: true, nozzleUp: false, totalizerMilli: 1_002_400 }
+  const r = recover(journaled, rd, endAt + 60_000)
+  t.equal(sale(r)?.ending.outcome, 'timeout', 'the outcome survives the restart')
+  t.equal(sale(r)?.session.volumeMilli, 2400, 'all of it, from the totalizer')
+  t.equal(r.state.name, 'completed')
+  const stillUp = recover(journaled, { ...rd, nozzleUp: true }, endAt + 500)
+  t.notOk(sale(stillUp), 'nozzle still up, within the settle time: still closing')
+  t.ok(
+    stillUp.effects.some((x) => x.type === 'driver-stop'),
+    'the valve is closed again',
+  )
+  t.equal(stillUp.state.session?.volumeMilli, 2400)
+  // ... or the dispenser link drops while closing: the totalizer settles it when it returns.
+  const off = step(late.state, { type: 'comm-lost', nowMs: endAt + 60 })
+  t.notOk(sale(transition(off, { type: 'tick', nowMs: endAt + 60_000 })), 'offline: waits')
+  const back = transition(off, { type: 'comm-restored', reading: rd, nowMs: endAt + 60_000 })
+  t.equal(sale(back)?.session.volumeMilli, 2400)
+  t.equal(sale(back)?.ending.outcome, 'timeout')
+
+  // Past the preset (a dispenser that overran): recorded honestly, priced by the one rule.
+  const preset = lifted.session?.presetVolumeMilli ?? 0
+  const atPreset = step(lifted, {
+    type: 'flow',
+    volumeMilli: preset - 10,
+    totalizerMilli: 1_000_000 + preset - 10,
+    nowMs: NOW,
+  })
+  const over = sale(
+    transition(step(atPreset, { type: 'tick', nowMs: endAt }), {
+      type: 'nozzle-hung-up',
+      totalizerMilli: 1_000_000 + preset + 50,
+      nowMs: endAt + 1,
+    }),
+  )
+  t.equal(over?.session.volumeMilli, preset + 50, 'the volume is what the totalizer says')
+  t.equal(over?.session.amountMinor, price(preset + 50), 'its amount is volume x price')
 })
 
 t.test('cancel: only the same vehicle, only before fuel flows', async (t) => {
@@ -479,7 +633,12 @@ t.test('an emergency stop holds until resume, whatever the pump goes through', a
   const ticked = (s: PumpState, nowMs: number) => step(s, { type: 'tick', nowMs })
 
   // The session ends on the maximum length while stopped: its sale is made, the stop stays.
-  const long = transition(suspended, { type: 'tick', nowMs: T0 + limits.maxSessionMs })
+  const stopping = transition(suspended, { type: 'tick', nowMs: T0 + limits.maxSessionMs })
+  t.equal(stopping.state.name, 'suspended')
+  const long = transition(stopping.state, {
+    type: 'tick',
+    nowMs: T0 + limits.maxSessionMs + DEFAULT_VALVE_SETTLE_MS,
+  })
   const e = ends(long)
   t.equal(e?.type === 'end-session' && e.ending.outcome, 'timeout')
   t.equal(e?.type === 'end-session' && e.session.volumeMilli, 1000, 'what was pumped is sold')
@@ -487,12 +646,10 @@ t.test('an emergency stop holds until resume, whatever the pump goes through', a
   const hung = step(long.state, {
     type: 'nozzle-hung-up',
     totalizerMilli: long.state.totalizerMilli,
-    nowMs: T0 + limits.maxSessionMs + 1,
+    nowMs: T0 + limits.maxSessionMs + DEFAULT_VALVE_SETTLE_MS + 1,
   })
-  blocked(
-    ticked(ticked(hung, T0 + limits.maxSessionMs + 2), T0 + limits.maxSessionMs + 3),
-    'after a max-session end',
-  )
+  const later = T0 + limits.maxSessionMs + DEFAULT_VALVE_SETTLE_MS
+  blocked(ticked(ticked(hung, later + 2), later + 3), 'after a max-session end')
   t.equal(step(hung, { type: 'resume', nowMs: NOW }).name, 'idle', 'resume frees it')
 
   // An idle pump stopped, then the dispenser link drops and returns.
@@ -519,7 +676,10 @@ t.test('an emergency stop holds until resume, whatever the pump goes through', a
   const faulted = step(idleStop, { type: 'fault', fault: 'pulser-error', nowMs: NOW })
   blocked(faulted, 'fault')
   blocked(step(faulted, { type: 'fault-cleared', nowMs: NOW }), 'fault cleared')
-  const faultMid = transition(suspended, { type: 'fault', fault: 'pulser-error', nowMs: NOW })
+  const faultMid = transition(
+    step(suspended, { type: 'fault', fault: 'pulser-error', nowMs: NOW }),
+    { type: 'nozzle-hung-up', totalizerMilli: suspended.totalizerMilli, nowMs: NOW },
+  )
   t.equal(ends(faultMid)?.type, 'end-session', 'a fault ends the paused delivery')
   blocked(step(faultMid.state, { type: 'fault-cleared', nowMs: NOW }), 'fault mid-delivery cleared')
 
