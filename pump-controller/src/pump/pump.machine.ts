@@ -407,12 +407,21 @@ function reconcile(state: PumpState, reading: DispenserReading, nowMs: number): 
     )
   }
   if (!started && !reading.nozzleUp) {
+    // Stopped meanwhile (an operator's stop taken while the pump was away): as a stop of an
+    // authorized pump, the authorization ends with a zero sale and the pump stays blocked.
+    if (stopped)
+      return endSession(
+        base,
+        s,
+        'emergency-stop',
+        'EMERGENCY_STOP',
+        nowMs,
+        [{ type: 'driver-deauthorize' }],
+        'suspended',
+      )
     // Nothing flowed: the authorization still stands; re-arm the dispenser (it may have restarted).
-    const name: PumpStateName = stopped ? 'suspended' : 'authorized'
-    return done({ ...base, name, session: s }, [
-      ...(name === 'authorized'
-        ? [{ type: 'driver-authorize', grades: s.grades } as PumpEffect]
-        : []),
+    return done({ ...base, name: 'authorized', session: s }, [
+      { type: 'driver-authorize', grades: s.grades },
       { type: 'publish-state' },
     ])
   }
@@ -652,8 +661,17 @@ export function transition(state: PumpState, event: PumpEvent): Transition {
     case 'emergency-stop': {
       if (state.name === 'suspended')
         return refuse(state, 'SESSION_STATE_CONFLICT', 'already stopped')
-      if (state.name === 'offline' || state.name === 'fault')
-        return refuse(state, busyReason(state))
+      if (isStopped(state)) return refuse(state, 'SESSION_STATE_CONFLICT', 'already stopped')
+      // The operator blocks a pump that cannot serve now, so that it stays blocked when it can:
+      // the flag rides through offline and fault, and the pump comes back suspended.
+      if (state.name === 'offline')
+        // The dispenser does not answer; a delivery still open has its valve closed when it does (reconcile).
+        return done({ ...state, stopped: true }, [{ type: 'publish-state' }])
+      if (state.name === 'fault')
+        return done({ ...state, stopped: true }, [
+          { type: 'driver-stop' },
+          { type: 'publish-state' },
+        ])
       if (state.name === 'authorized' && session)
         return endSession(
           { ...state, stopped: true },

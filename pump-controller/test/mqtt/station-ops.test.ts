@@ -272,6 +272,46 @@ t.test(
   },
 )
 
+t.test(
+  'an operator stops a faulted or unreachable pump; it comes back suspended until resume',
+  async (t) => {
+    const pumpIs = (name: string) =>
+      until(`pump 1 ${name}`, async () => {
+        await station.controller.settled()
+        return station.controller.state(1)?.name === name
+      })
+    await pumpIs('idle')
+    const d = station.pump(1)
+    d.injectFault('pulser-error')
+    await pumpIs('fault')
+    command('cmd-estop-fault', { op: 'emergency-stop', pump: 1 })
+    t.equal((await result('cmd-estop-fault')).ok, true, 'accepted while faulted')
+    t.equal(station.controller.state(1)?.stopped, true)
+    d.clearFault('pulser-error')
+    await pumpIs('suspended')
+    const token = await makeToken(cloudKey, { stationId: 'st2', pump: 1, vehicleId: 'car7' })
+    const rid = car.authorize('st2', 1, token)
+    t.equal(
+      (await car.waitFor<PumpRejectedMessage>(isReply(rid))).reason.code,
+      'PUMP_OUT_OF_SERVICE',
+      'still blocked when the fault clears',
+    )
+    command('cmd-resume-fault', { op: 'resume', pump: 1 })
+    t.equal((await result('cmd-resume-fault')).ok, true)
+    await pumpIs('idle')
+
+    d.injectFault('comm-loss')
+    await pumpIs('offline')
+    command('cmd-estop-offline', { op: 'emergency-stop', pump: 1 })
+    t.equal((await result('cmd-estop-offline')).ok, true, 'accepted while offline')
+    d.clearFault('comm-loss')
+    await pumpIs('suspended')
+    command('cmd-resume-offline', { op: 'resume', pump: 1 })
+    t.equal((await result('cmd-resume-offline')).ok, true)
+    await pumpIs('idle')
+  },
+)
+
 t.test('broker restart: the station reconnects, resubscribes and serves again', async (t) => {
   await w.stopBroker()
   await until('station sees the loss', () => !station.link.connected)

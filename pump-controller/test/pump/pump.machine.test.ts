@@ -197,7 +197,7 @@ const TABLE: Record<PumpStateName, Record<PumpEventType, Exp>> = {
     flow: 'x:SESSION_STATE_CONFLICT',
     'nozzle-hung-up': 'x:PUMP_OFFLINE',
     tick: 'offline',
-    'emergency-stop': 'x:PUMP_OFFLINE',
+    'emergency-stop': 'offline',
     resume: 'x:SESSION_STATE_CONFLICT',
     'set-price': 'offline',
     fault: 'fault',
@@ -212,7 +212,7 @@ const TABLE: Record<PumpStateName, Record<PumpEventType, Exp>> = {
     flow: 'x:SESSION_STATE_CONFLICT',
     'nozzle-hung-up': 'x:SESSION_STATE_CONFLICT',
     tick: 'fault',
-    'emergency-stop': 'x:PUMP_FAULT',
+    'emergency-stop': 'fault',
     resume: 'x:SESSION_STATE_CONFLICT',
     'set-price': 'fault',
     fault: 'x:PUMP_FAULT',
@@ -720,4 +720,80 @@ t.test('an emergency stop holds until resume, whatever the pump goes through', a
     }),
     'legacy journal',
   )
+})
+
+t.test('an emergency stop is taken while the pump is offline or faulted, and holds', async (t) => {
+  const rd = { online: true, nozzleUp: false, totalizerMilli: idle.totalizerMilli }
+  const next = { ...auth, sessionId: 'ses8', tokenId: 'tok00008', requestId: 'req8' }
+  const refusedAuth = (s: PumpState) =>
+    transition(s, { type: 'authorize', auth: next, nowMs: NOW }).refused?.code
+
+  // Faulted: stopped at once (the valve told to stay shut); the fault clears to suspended.
+  const f = transition(fault, { type: 'emergency-stop', nowMs: NOW })
+  t.notOk(f.refused, 'accepted while faulted')
+  t.equal(f.state.name, 'fault')
+  t.equal(f.state.stopped, true)
+  t.ok(f.effects.some((e) => e.type === 'driver-stop'))
+  t.equal(
+    transition(f.state, { type: 'emergency-stop', nowMs: NOW }).refused?.code,
+    'SESSION_STATE_CONFLICT',
+    'already stopped',
+  )
+  const cleared = step(f.state, { type: 'fault-cleared', nowMs: NOW })
+  t.equal(cleared.name, 'suspended', 'the fault clears to a blocked pump')
+  t.equal(refusedAuth(cleared), 'PUMP_OUT_OF_SERVICE')
+  t.equal(step(cleared, { type: 'resume', nowMs: NOW }).name, 'idle', 'resume frees it')
+
+  // Offline: journaled with the state; the link (or a restart) brings it back suspended.
+  const o = transition(offline, { type: 'emergency-stop', nowMs: NOW })
+  t.notOk(o.refused, 'accepted while offline')
+  t.equal(o.state.name, 'offline')
+  t.equal(o.state.stopped, true)
+  t.notOk(
+    o.effects.some((e) => e.type === 'driver-stop'),
+    'no command to a dispenser that does not answer',
+  )
+  t.equal(step(o.state, { type: 'comm-restored', reading: rd, nowMs: NOW }).name, 'suspended')
+  const journaled = JSON.parse(JSON.stringify(o.state)) as PumpState
+  t.equal(recover(journaled, rd, NOW).state.name, 'suspended', 'after a restart too')
+  const faultBack = recover(journaled, { ...rd, fault: 'pulser-error' }, NOW).state
+  t.equal(faultBack.name, 'fault')
+  t.equal(step(faultBack, { type: 'fault-cleared', nowMs: NOW }).name, 'suspended')
+
+  // Offline mid-delivery: the delivery comes back paused, its valve closed.
+  const offMid = step(fueling, { type: 'comm-lost', nowMs: NOW })
+  const stoppedMid = step(offMid, { type: 'emergency-stop', nowMs: NOW })
+  const backMid = transition(stoppedMid, {
+    type: 'comm-restored',
+    reading: { ...rd, nozzleUp: true, totalizerMilli: fueling.totalizerMilli, grade: 'diesel' },
+    nowMs: NOW,
+  })
+  t.equal(backMid.state.name, 'suspended')
+  t.ok(backMid.effects.some((e) => e.type === 'driver-stop'))
+  t.equal(step(backMid.state, { type: 'resume', nowMs: NOW }).name, 'fueling')
+
+  // Offline with an authorization nothing flowed on: it ends as a stop of an authorized pump does.
+  const offAuth = step(step(authorized, { type: 'comm-lost', nowMs: NOW }), {
+    type: 'emergency-stop',
+    nowMs: NOW,
+  })
+  t.equal(offAuth.session?.sessionId, 'ses1', 'kept while the dispenser cannot be disarmed')
+  const backAuth = transition(offAuth, { type: 'comm-restored', reading: rd, nowMs: NOW })
+  const e = ends(backAuth)
+  t.equal(e?.type === 'end-session' && e.ending.outcome, 'emergency-stop')
+  t.equal(e?.type === 'end-session' && e.session.volumeMilli, 0)
+  t.ok(backAuth.effects.some((x) => x.type === 'driver-deauthorize'))
+  t.equal(backAuth.state.name, 'suspended')
+  t.notOk(backAuth.state.session)
+  t.equal(step(backAuth.state, { type: 'resume', nowMs: NOW }).name, 'idle')
+  // ... unless fuel flowed unseen: then it is sold.
+  const unseen = ends(
+    transition(offAuth, {
+      type: 'comm-restored',
+      reading: { ...rd, totalizerMilli: idle.totalizerMilli + 800 },
+      nowMs: NOW,
+    }),
+  )
+  t.equal(unseen?.type === 'end-session' && unseen.ending.outcome, 'emergency-stop')
+  t.equal(unseen?.type === 'end-session' && unseen.session.volumeMilli, 800)
 })
