@@ -117,9 +117,11 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
     request.idem = null
     const body = typeof payload === 'string' ? payload : Buffer.isBuffer(payload) ? payload.toString('utf8') : JSON.stringify(payload ?? null)
     try {
-      // "Not yet" is no answer: a 5xx or an earlier attempt still in progress leaves the key free to retry.
-      if (reply.statusCode >= 500 || (reply.statusCode === 409 && body.includes('"IDEMPOTENCY_IN_PROGRESS"')))
-        await abandonIdempotent(deps.db, idem.scope, idem.key)
+      // "Not yet" is no answer. An earlier attempt still running (this request
+      // took over its stale claim) will store its answer in this claim, so it
+      // is left in progress, neither stored nor freed; a 5xx frees the key.
+      if (reply.statusCode === 409 && body.includes('"IDEMPOTENCY_IN_PROGRESS"')) return payload
+      if (reply.statusCode >= 500) await abandonIdempotent(deps.db, idem.scope, idem.key)
       else await completeIdempotent(deps.db, idem.scope, idem.key, reply.statusCode, body)
     } catch (err) {
       request.log.error({ err }, 'could not record the idempotent response')

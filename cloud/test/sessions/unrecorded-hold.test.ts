@@ -123,3 +123,33 @@ t.test('an error between the processor hold and its commit fails the session and
   t.equal(await available(cloud, w), 100_000, 'no sweeper needed')
   t.same((await simAuths(cloud, w)).map((a) => a.state), ['voided'])
 })
+
+t.test('a retry that takes over a slow attempt\'s stale claim does not lose that attempt\'s answer', async (t) => {
+  const cloud = await makeCloud(t)
+  const w = await provision(cloud)
+  const real = cloud.deps.processor
+  let release!: () => void
+  const gate = new Promise<void>((r) => {
+    release = r
+  })
+  cloud.deps.processor = {
+    ...real,
+    authorize: async (i) => {
+      await gate
+      return real.authorize(i)
+    },
+  }
+  const key = 'slow-attempt-000001'
+  const slow = authorize(cloud, w, { amountMinor: 5000, grade: 'diesel' }, key)
+  while ((await cloud.db.selectFrom('sessions').select('id').execute()).length === 0) await new Promise((r) => setTimeout(r, 10))
+  cloud.clock.now += 61_000
+  const meanwhile = await authorize(cloud, w, { amountMinor: 5000, grade: 'diesel' }, key)
+  t.equal(meanwhile.body.error?.code, 'IDEMPOTENCY_IN_PROGRESS', 'the first attempt is still running')
+  release()
+  const first = await slow
+  t.equal(first.status, 201, first.raw)
+  const later = await authorize(cloud, w, { amountMinor: 5000, grade: 'diesel' }, key)
+  t.equal(later.status, 201, 'a later retry gets the first attempt\'s answer')
+  t.equal(later.body.sessionId, first.body.sessionId)
+  t.equal(later.body.token, first.body.token)
+})
