@@ -2,6 +2,7 @@ import type { AedesOptions, Client, ConnectPacket } from 'aedes'
 import type { Logger } from '@fuelpay/platform'
 import {
   allowed,
+  CLOCK_SKEW_S,
   ID_PATTERN,
   type Identity,
   type KeyLookup,
@@ -218,7 +219,8 @@ export function createBrokerHooks(opts: BrokerHooksOptions): BrokerHooks {
           return
         }
         identities.set(client, identity)
-        if (identity.role === 'vehicle') expiries.set(client, verified.value.exp * 1000)
+        // With the clock skew the credential check itself allows, so a reconnect it accepts is not cut at once.
+        if (identity.role === 'vehicle') expiries.set(client, (verified.value.exp + CLOCK_SKEW_S) * 1000)
         done(null, true)
       },
       (err: unknown) => {

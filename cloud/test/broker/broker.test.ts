@@ -1,5 +1,5 @@
 import { type Identity, topics } from '@fuelpay/proto'
-import { generateSigningKey, signBrokerCredential, TYP } from '@fuelpay/proto'
+import { CLOCK_SKEW_S, generateSigningKey, signBrokerCredential, TYP } from '@fuelpay/proto'
 import t from 'tap'
 import { DEFAULT_BROKER_LIMITS } from '../../src/broker/broker.ts'
 import { CONNACK } from '../../src/broker/broker-hooks.ts'
@@ -212,7 +212,7 @@ t.test("a car's connection does not outlive its credential: past expiry the car 
   await sIn.next((m) => m.payload === 'while-valid')
   t.ok(car.connected, 'connected while the credential is valid')
 
-  now += 3600_000 + 1000
+  now += 3600_000 + CLOCK_SKEW_S * 1000 + 1000
   car.publish(topics.pumpRequest('s1', 1, 'car7'), 'after-expiry', { qos: 1 })
   await closed(car)
   t.pass('disconnected at its first publish after expiry')
