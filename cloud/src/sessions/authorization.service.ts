@@ -394,6 +394,17 @@ export const UNRECORDED_HOLD_STATES = ['failed', 'declined']
 /** Processor answers after which it may or may not hold the money. */
 const UNSURE = ['PROCESSOR_TIMEOUT', 'ISSUER_UNAVAILABLE', 'UNAVAILABLE']
 
+/** How often the sweeper asks again about an unrecorded hold while the processor is unsure. */
+export const UNRECORDED_HOLD_RETRY_MS = 5 * 60_000
+
+/**
+ * After this the sweeper stops asking and settles the session: issuers let an
+ * authorization hold lapse within days, and a processor that replays an
+ * "unavailable" for the session's key (it stored the refusal) would
+ * otherwise be asked for ever.
+ */
+export const UNRECORDED_HOLD_GIVE_UP_MS = 7 * 86_400_000
+
 /**
  * Gives back a hold the processor may have placed for a session that never
  * recorded one (the processor timed out or was unavailable, or the cloud
@@ -407,12 +418,29 @@ const UNSURE = ['PROCESSOR_TIMEOUT', 'ISSUER_UNAVAILABLE', 'UNAVAILABLE']
  */
 export async function releaseUnrecordedHold(
   deps: CloudDeps,
-  row: Pick<SessionRow, 'id' | 'payment_method_id' | 'requested_amount_minor' | 'currency' | 'processor_auth_id'>,
+  row: Pick<SessionRow, 'id' | 'payment_method_id' | 'requested_amount_minor' | 'currency' | 'processor_auth_id'> & {
+    created_at?: SessionRow['created_at']
+  },
 ): Promise<boolean> {
   const sessionId = row.id
-  const unsure = (code: string, message: string) => {
-    deps.log.warn({ sessionId, code }, message)
+  const settle = (authId: string | null) =>
+    deps.db
+      .updateTable('sessions')
+      .set({ settled_at: new Date(deps.nowMs()), processor_auth_id: authId, updated_at: sql`now()` as unknown as Date })
+      .where('id', '=', sessionId)
+      .where('settled_at', 'is', null)
+      .where('state', 'in', UNRECORDED_HOLD_STATES)
+      .execute()
+  const unsure = async (code: string, message: string) => {
     deps.metrics.settlementFailures.inc({ action: 'release_unrecorded', code })
+    if (row.created_at && deps.nowMs() - new Date(row.created_at).getTime() > UNRECORDED_HOLD_GIVE_UP_MS) {
+      deps.log.error({ sessionId, code }, 'gave up releasing a hold the session never recorded: the processor stayed unsure for a week')
+      await settle(row.processor_auth_id)
+      return true
+    }
+    deps.log.warn({ sessionId, code }, message)
+    // The sweeper asks again after UNRECORDED_HOLD_RETRY_MS (sessionsDue reads updated_at).
+    await deps.db.updateTable('sessions').set({ updated_at: new Date(deps.nowMs()) }).where('id', '=', sessionId).execute()
     return false
   }
   try {
@@ -437,13 +465,7 @@ export async function releaseUnrecordedHold(
       if (!v.ok) return unsure(v.reason.code, 'could not void a hold the session never recorded; will retry')
       deps.log.warn({ sessionId }, 'voided a hold the session never recorded')
     }
-    await deps.db
-      .updateTable('sessions')
-      .set({ settled_at: new Date(deps.nowMs()), processor_auth_id: authId, updated_at: sql`now()` as unknown as Date })
-      .where('id', '=', sessionId)
-      .where('settled_at', 'is', null)
-      .where('state', 'in', UNRECORDED_HOLD_STATES)
-      .execute()
+    await settle(authId)
     return true
   } catch (err) {
     deps.log.error({ err, sessionId }, 'could not release a hold the session never recorded; will retry')

@@ -102,7 +102,7 @@ export async function vehicleSpendSince(db: Db, vehicleId: string, since: Date):
  * Sessions whose hold has outlived its time, whose settlement was decided but
  * not finished, or that may have a processor hold they never recorded.
  */
-export function sessionsDue(db: Db, now: Date, limit: number) {
+export function sessionsDue(db: Db, now: Date, limit: number, unrecordedRetryMs: number) {
   return db
     .selectFrom('sessions')
     .select(['id'])
@@ -112,10 +112,13 @@ export function sessionsDue(db: Db, now: Date, limit: number) {
         eb.and([eb('hold_expires_at', '<', now), eb('state', 'in', ['held', 'pump_authorized', 'fueling'])]),
         eb('settle_action', 'is not', null),
         eb.and([eb('state', '=', 'requested'), eb('created_at', '<', new Date(now.getTime() - 5 * 60_000))]),
-        // A hold the processor may have placed but the session never recorded (authorization.service.ts).
-        eb('state', 'in', ['failed', 'declined']),
+        // A hold the processor may have placed but the session never recorded
+        // (authorization.service.ts), asked about again every few minutes.
+        eb.and([eb('state', 'in', ['failed', 'declined']), eb('updated_at', '<', new Date(now.getTime() - unrecordedRetryMs))]),
       ]),
     )
+    // Those last: a processor that stays unsure must not keep the sweeper from expiring holds.
+    .orderBy(sql`state IN ('failed', 'declined')`)
     .orderBy('created_at')
     .limit(limit)
     .execute()

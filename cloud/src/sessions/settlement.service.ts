@@ -23,7 +23,7 @@ import { type IdempotentAnswer, idempotencyDoneCte } from '../idempotency/idempo
 import { capturePostings, entryCtes, lateCapturePostings, postEntry, releasePostings } from '../ledger/ledger.repository.ts'
 import { appendOutbox, type OutboxEventInput, outboxCte } from '../outbox/outbox.repository.ts'
 import { findSession, findSessionForCaller, lockSession, type SessionRow, updateSession, updateSessionReturning } from './session.repository.ts'
-import { releaseUnrecordedHold, UNRECORDED_HOLD_STATES } from './authorization.service.ts'
+import { releaseUnrecordedHold, UNRECORDED_HOLD_RETRY_MS, UNRECORDED_HOLD_STATES } from './authorization.service.ts'
 import { toReceipt, toSessionView } from './session.view.ts'
 
 /**
@@ -671,7 +671,7 @@ export async function cancelSession(
 export async function expireSessions(deps: CloudDeps, opts: { limit?: number } = {}): Promise<number> {
   const { sessionsDue } = await import('./session.repository.ts')
   const now = new Date(deps.nowMs())
-  const due = await sessionsDue(deps.db, now, opts.limit ?? 100)
+  const due = await sessionsDue(deps.db, now, opts.limit ?? 100, UNRECORDED_HOLD_RETRY_MS)
   let touched = 0
   for (const { id } of due) {
     try {

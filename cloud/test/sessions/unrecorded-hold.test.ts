@@ -1,5 +1,6 @@
 import t from 'tap'
 import { verifyLedger } from '../../src/ledger/ledger.repository.ts'
+import { UNRECORDED_HOLD_GIVE_UP_MS, UNRECORDED_HOLD_RETRY_MS, unusedHoldLifetimeMs } from '../../src/sessions/authorization.service.ts'
 import { expireSessions } from '../../src/sessions/settlement.service.ts'
 import { authorize, type Cloud, makeCloud, provision, type World } from '../helpers.ts'
 
@@ -79,8 +80,11 @@ t.test('the processor answers after the cloud stopped waiting: the hold is voide
   t.equal(failed.settled_at, null, 'unsettled while the processor may hold money for it')
 
   latency = 0
-  t.equal(await expireSessions(cloud.deps), 0, 'the issuer is still down: retried later')
+  cloud.clock.now += 6 * 60_000
+  t.equal(await expireSessions(cloud.deps), 0, 'the issuer is still down: asked, and to be asked again later')
   down = false
+  t.equal(await expireSessions(cloud.deps), 0, 'not again within the retry interval')
+  cloud.clock.now += UNRECORDED_HOLD_RETRY_MS + 1000
   t.equal(await expireSessions(cloud.deps), 1)
   t.equal(await available(cloud, w), 100_000, 'the card has its 50.00 back')
   t.ok((await onlySession(cloud)).settled_at)
@@ -98,6 +102,7 @@ t.test('an approved amount too small for any fuel is voided before the session i
   t.equal(await available(cloud, w), 99_999, 'held, and the void failed')
   t.equal((await onlySession(cloud)).settled_at, null)
   down = false
+  cloud.clock.now += UNRECORDED_HOLD_RETRY_MS + 1000
   t.equal(await expireSessions(cloud.deps), 1)
   const s = await onlySession(cloud)
   t.equal(s.state, 'declined')
@@ -152,4 +157,43 @@ t.test('a retry that takes over a slow attempt\'s stale claim does not lose that
   t.equal(later.status, 201, 'a later retry gets the first attempt\'s answer')
   t.equal(later.body.sessionId, first.body.sessionId)
   t.equal(later.body.token, first.body.token)
+})
+
+t.test('a processor that stays unsure is asked every few minutes, last in the sweep, and given up on after a week', async (t) => {
+  const cloud = await makeCloud(t)
+  // The issuer answers "unavailable" and the processor replays that answer for the session's key.
+  const stuck = await provision(cloud, { forcedDecline: 'ISSUER_UNAVAILABLE' })
+  const r = await authorize(cloud, stuck, { amountMinor: 5000, grade: 'diesel' })
+  t.equal(r.body.error?.code, 'ISSUER_UNAVAILABLE')
+  const w = await provision(cloud)
+  const held = (await authorize(cloud, w, { amountMinor: 5000, grade: 'diesel' })).body
+  await new Promise((res) => setTimeout(res, 200))
+
+  cloud.clock.now += unusedHoldLifetimeMs(cloud.deps.config) + 1000
+  t.equal(await expireSessions(cloud.deps, { limit: 1 }), 1, 'a sweep of one takes the expired hold first')
+  const expired = await cloud.db.selectFrom('sessions').selectAll().where('id', '=', held.sessionId).executeTakeFirstOrThrow()
+  t.equal(expired.state, 'expired')
+  t.equal(await expireSessions(cloud.deps), 0, 'the unsure one is asked, and stays unsettled')
+  const failed = await cloud.db.selectFrom('sessions').selectAll().where('state', '=', 'failed').executeTakeFirstOrThrow()
+  t.equal(failed.settled_at, null)
+  const real = cloud.deps.processor
+  let asked = 0
+  cloud.deps.processor = {
+    ...real,
+    authorize: (i) => {
+      asked++
+      return real.authorize(i)
+    },
+  }
+  t.equal(await expireSessions(cloud.deps), 0)
+  t.equal(asked, 0, 'not asked again within the retry interval')
+  cloud.clock.now += UNRECORDED_HOLD_RETRY_MS + 1000
+  t.equal(await expireSessions(cloud.deps), 0)
+  t.equal(asked, 1, 'asked again after it')
+
+  cloud.clock.now += UNRECORDED_HOLD_GIVE_UP_MS
+  t.equal(await expireSessions(cloud.deps), 1, 'after a week the sweeper settles it')
+  const given = await cloud.db.selectFrom('sessions').selectAll().where('id', '=', failed.id).executeTakeFirstOrThrow()
+  t.ok(given.settled_at)
+  t.equal(await expireSessions(cloud.deps), 0, 'and leaves it')
 })
