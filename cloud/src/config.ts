@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { resolve } from 'node:path'
-import { PUMP_AUTHORIZATION_TTL_S } from '@fuelpay/proto'
+import { GEOFENCE_ACCURACY_ALLOWANCE_M, PUMP_AUTHORIZATION_TTL_S } from '@fuelpay/proto'
 
 /**
  * The cloud's configuration: read from the environment once, validated, and
@@ -123,7 +123,7 @@ export function loadConfig(env: Env = process.env): CloudConfig {
     processorTimeoutMs: int(env, 'FUELPAY_PROCESSOR_TIMEOUT_MS', 5000, 10, 120_000, errors),
     idempotencyTtlMs: int(env, 'FUELPAY_IDEMPOTENCY_TTL_MS', 48 * 3_600_000, 24 * 3_600_000, 30 * 86_400_000, errors),
     requirePosition: bool(env, 'FUELPAY_REQUIRE_POSITION', false, errors),
-    maxAccuracyAllowanceM: int(env, 'FUELPAY_MAX_ACCURACY_ALLOWANCE_M', 50, 0, 1000, errors),
+    maxAccuracyAllowanceM: int(env, 'FUELPAY_MAX_ACCURACY_ALLOWANCE_M', GEOFENCE_ACCURACY_ALLOWANCE_M, 0, 1000, errors),
     mqttCredentialTtlS: int(env, 'FUELPAY_MQTT_CREDENTIAL_TTL_S', 24 * 3600, 60, 30 * 86_400, errors),
     signingKeyMaxAgeMs: int(env, 'FUELPAY_SIGNING_KEY_MAX_AGE_MS', 90 * 86_400_000, 60_000, 3650 * 86_400_000, errors),
     pumpAuthorizationTtlS: int(env, 'FUELPAY_PUMP_AUTHORIZATION_TTL_S', PUMP_AUTHORIZATION_TTL_S, 1, 600, errors),

@@ -389,7 +389,8 @@ export function createVehicleAgent(opts: VehicleAgentOptions): VehicleAgent {
     if (w.ignoredBeaconStationId) log.warn({ station: w.station?.id, beaconStation: w.ignoredBeaconStationId }, "ignored another station's beacon: the car is inside this station's geofence")
     return {
       type: 'located',
-      ...(w.station ? { station: w.station, position } : {}),
+      // A station named by its beacon alone goes without the fix that lies outside its geofence.
+      ...(w.station ? { station: w.station, ...(w.byBeacon ? {} : { position }) } : {}),
       ...(w.beaconPump !== undefined ? { beaconPump: w.beaconPump } : {}),
       ...(w.reason ? { reason: w.reason } : {}),
     }

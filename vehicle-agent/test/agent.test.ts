@@ -350,3 +350,15 @@ t.test("a station's keys are read once for its sales, and again when a sale is s
   t.equal(after.paid, true, `a sale signed with the new key verifies: ${after.code} ${after.message}`)
   t.equal(jwksReads(), 2, 'after reading the keys again')
 })
+
+t.test('under a canopy (fix outside the geofence) the station is named by its beacon and the hold goes without the fix', async (t) => {
+  const m = movable()
+  t.teardown(() => m.agent.close())
+  m.moveTo({ ...north(400), accuracyM: 20 })
+  m.hear([{ major: STATION.beaconMajor as number, minor: 2, txPower: -59, rssi: -50 }])
+  const out = await m.agent.runUtterance('pay for pump 2', { answers: ['no'] })
+  t.equal(out.code, 'CANCELLED')
+  const hold = m.cloud.calls.find((c) => c.method === 'requestFuelAuthorization')?.args[0] as { stationId: string; position?: unknown }
+  t.equal(hold.stationId, STATION.id)
+  t.equal(hold.position, undefined, 'a fix outside the geofence would only make the cloud refuse')
+})

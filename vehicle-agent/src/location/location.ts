@@ -1,4 +1,4 @@
-import { beaconProximity, type Position, type Reason, reason, type StationSummary } from '@fuelpay/proto'
+import { beaconProximity, GEOFENCE_ACCURACY_ALLOWANCE_M, type Position, type Reason, reason, type StationSummary } from '@fuelpay/proto'
 
 /**
  * Where am I: the car's position against the stations' geofences, and the
@@ -36,12 +36,21 @@ export function distanceM(a: { lat: number; lon: number }, b: { lat: number; lon
   return 2 * EARTH_RADIUS_M * Math.asin(Math.min(1, Math.sqrt(h)))
 }
 
+/** How far from the car's fix a station named by its beacon alone may be (a fix under a canopy is off by less). */
+export const BEACON_ONLY_MAX_M = 500
+
 export interface Whereabouts {
   station?: StationSummary
   /** The pump the strongest pump beacon of that station proposes. */
   beaconPump?: number
   /** A station whose beacon was heard and not believed: the car's position is inside another station's geofence. */
   ignoredBeaconStationId?: string
+  /**
+   * The station comes from its beacon alone: the position is outside its
+   * geofence (a fix under a canopy). The hold then goes without the
+   * position, which the cloud would refuse.
+   */
+  byBeacon?: true
   reason?: Reason
 }
 
@@ -54,9 +63,12 @@ export interface Whereabouts {
  *   a beacon is easily carried or copied, the position is checked again by
  *   the cloud (design: where am I).
  * - Otherwise (no fix, or a fix outside every geofence, as under a canopy)
- *   the strongest beacon whose major maps to a nearby station; the hold
- *   request carries the position and the cloud refuses a station the car is
- *   not at.
+ *   the strongest beacon of a listed station within BEACON_ONLY_MAX_M of the
+ *   fix (`byBeacon`; a beacon of a station farther away was carried or
+ *   copied). The hold then goes without the position: the cloud would
+ *   refuse a fix outside the geofence.
+ * - A fix's accuracy widens a geofence by at most
+ *   GEOFENCE_ACCURACY_ALLOWANCE_M, as at the cloud.
  * - The pump proposal is the strongest pump beacon of the chosen station; beacons
  *   of other stations never propose a pump there.
  */
@@ -74,7 +86,7 @@ export function resolveWhereabouts(input: {
   const around: StationSummary[] = position
     ? stations
         .map((s) => ({ s, d: distanceM(position, s) }))
-        .filter(({ s, d }) => d <= s.geofenceRadiusM + (position.accuracyM ?? 0))
+        .filter(({ s, d }) => d <= s.geofenceRadiusM + Math.min(position.accuracyM ?? 0, GEOFENCE_ACCURACY_ALLOWANCE_M))
         .sort((a, b) => a.d - b.d)
         .map(({ s }) => s)
     : []
@@ -85,10 +97,14 @@ export function resolveWhereabouts(input: {
     station = here ? byMajor.get(here.major) : around[0]
     const strongest = ranked[0] ? byMajor.get(ranked[0].major) : undefined
     if (strongest && !around.includes(strongest)) ignoredBeaconStationId = strongest.id
-  } else if (ranked[0]) {
-    station = byMajor.get(ranked[0].major)
+  } else {
+    const heard = ranked.find((b) => !position || distanceM(position, byMajor.get(b.major) as StationSummary) <= BEACON_ONLY_MAX_M)
+    station = heard ? byMajor.get(heard.major) : undefined
   }
-  const ignored = ignoredBeaconStationId !== undefined ? { ignoredBeaconStationId } : {}
+  const ignored = {
+    ...(ignoredBeaconStationId !== undefined ? { ignoredBeaconStationId } : {}),
+    ...(station && around.length === 0 ? { byBeacon: true as const } : {}),
+  }
   if (!station) return { reason: reason('OUTSIDE_GEOFENCE') }
   const chosen = station
   const pumpBeacon = ranked.find((b) => b.major === chosen.beaconMajor && b.minor > 0 && chosen.pumps.some((p) => p.pump === b.minor))

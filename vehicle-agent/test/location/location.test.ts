@@ -1,6 +1,6 @@
-import type { StationSummary } from '@fuelpay/proto'
+import { GEOFENCE_ACCURACY_ALLOWANCE_M, type StationSummary } from '@fuelpay/proto'
 import t from 'tap'
-import { type BeaconSighting, resolveWhereabouts } from '../../src/location/location.ts'
+import { BEACON_ONLY_MAX_M, type BeaconSighting, resolveWhereabouts } from '../../src/location/location.ts'
 import { OTHER_STATION, STATION } from '../helpers/fakes.ts'
 
 // About 111 m per 0.001 degree of latitude; STATION's geofence is 150 m.
@@ -35,10 +35,23 @@ t.test('overlapping geofences: the strongest beacon among them picks, else the n
 t.test('outside every geofence (GPS under a canopy) a beacon still names its station; nothing heard is outside', async (t) => {
   const off = north(400)
   const w = resolveWhereabouts({ position: off, stations: [STATION, OTHER_STATION], beacons: [beacon(4242, 2, -60)] })
-  t.equal(w.station?.id, STATION.id, 'the cloud checks the position sent with the hold')
+  t.equal(w.station?.id, STATION.id, 'named by its beacon')
+  t.equal(w.byBeacon, true, 'so the hold goes without the fix, which the cloud would refuse')
   t.equal(w.beaconPump, 2)
+  t.equal(resolveWhereabouts({ position: here, stations: [STATION], beacons: [beacon(4242, 2, -60)] }).byBeacon, undefined, 'inside the geofence the fix goes along')
+  t.equal(
+    resolveWhereabouts({ position: north(BEACON_ONLY_MAX_M + 200), stations: [STATION], beacons: [beacon(4242, 2, -40)] }).reason?.code,
+    'OUTSIDE_GEOFENCE',
+    'a beacon of a station farther from the fix than a canopy could explain was carried or copied',
+  )
+  t.equal(resolveWhereabouts({ position: undefined, stations: [STATION], beacons: [beacon(4242, 2, -60)] }).station?.id, STATION.id, 'no fix: the beacon alone')
   t.equal(resolveWhereabouts({ position: off, stations: [STATION], beacons: [] }).reason?.code, 'OUTSIDE_GEOFENCE')
   t.equal(resolveWhereabouts({ position: off, stations: [STATION], beacons: [beacon(5, 1, -40)] }).reason?.code, 'OUTSIDE_GEOFENCE', 'a beacon of no listed station')
   t.equal(resolveWhereabouts({ position: north(155), stations: [STATION], beacons: [] }).reason?.code, 'OUTSIDE_GEOFENCE')
   t.equal(resolveWhereabouts({ position: { ...north(155), accuracyM: 10 }, stations: [STATION], beacons: [] }).station?.id, STATION.id, "the fix's accuracy counts")
+  t.equal(
+    resolveWhereabouts({ position: { ...north(260), accuracyM: 500 }, stations: [STATION], beacons: [] }).reason?.code,
+    'OUTSIDE_GEOFENCE',
+    `but at most ${GEOFENCE_ACCURACY_ALLOWANCE_M} m of it, as at the cloud`,
+  )
 })
