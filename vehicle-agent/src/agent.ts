@@ -186,6 +186,8 @@ export function createVehicleAgent(opts: VehicleAgentOptions): VehicleAgent {
   let inflight = 0
   let closed = false
   let link: Promise<PumpLink> | undefined
+  /** The last cancel-session effect, settled or not: a new hold waits for it. */
+  let cancelling: Promise<unknown> = Promise.resolve()
   /** When the link's broker credential expires (ms); the broker disconnects a car past it. */
   let linkExpiresAt = Number.POSITIVE_INFINITY
   let authorizeRequestId: string | undefined
@@ -256,6 +258,10 @@ export function createVehicleAgent(opts: VehicleAgentOptions): VehicleAgent {
         renewLinkIfExpiring()
         ensureLink()
         background('request-hold', async () => {
+          // A hold just cancelled (the driver changed pump, fuel or amount) is
+          // released first: until then it still takes the card's credit and
+          // counts against the fleet's limits, and the new one would be refused.
+          await cancelling
           const key = ids()
           const at = clock.now()
           holdKey = key
@@ -306,13 +312,17 @@ export function createVehicleAgent(opts: VehicleAgentOptions): VehicleAgent {
         })
         return
       case 'cancel-session':
-        background('cancel-session', async () => {
-          const key = ids()
-          await keys.keep('cancel-session', key, { sessionId: fx.sessionId })
-          const res = await cloud.cancelSession(fx.sessionId, key)
-          await keys.done('cancel-session', key)
-          if (!res.ok) log.warn({ sessionId: fx.sessionId, code: res.reason.code }, 'cancelling the session failed')
-          return undefined
+        background('cancel-session', () => {
+          const run = (async () => {
+            const key = ids()
+            await keys.keep('cancel-session', key, { sessionId: fx.sessionId })
+            const res = await cloud.cancelSession(fx.sessionId, key)
+            await keys.done('cancel-session', key)
+            if (!res.ok) log.warn({ sessionId: fx.sessionId, code: res.reason.code }, 'cancelling the session failed')
+            return undefined
+          })()
+          cancelling = run.catch(() => undefined)
+          return run
         })
         return
       case 'verify-sale':

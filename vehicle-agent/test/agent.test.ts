@@ -362,3 +362,22 @@ t.test('under a canopy (fix outside the geofence) the station is named by its be
   t.equal(hold.stationId, STATION.id)
   t.equal(hold.position, undefined, 'a fix outside the geofence would only make the cloud refuse')
 })
+
+t.test('a yes naming another pump cancels the held session before the new hold is asked for', async (t) => {
+  const { cloud, agent } = setup()
+  t.teardown(() => agent.close())
+  const order: string[] = []
+  const { cancelSession, requestFuelAuthorization } = cloud.client
+  cloud.client.cancelSession = async (id, key) => {
+    await new Promise((r) => setTimeout(r, 50))
+    order.push('cancelled')
+    return cancelSession(id, key)
+  }
+  cloud.client.requestFuelAuthorization = async (req, key) => {
+    order.push(`hold pump ${req.pump}`)
+    return requestFuelAuthorization(req, key)
+  }
+  const out = await agent.runUtterance('pay for pump 2', { answers: ['yes, pump 3', 'no'] })
+  t.equal(out.code, 'CANCELLED')
+  t.same(order.slice(0, 3), ['hold pump 2', 'cancelled', 'hold pump 3'], 'the old hold is released before the new one is asked for')
+})
