@@ -14,7 +14,8 @@ export function findAccount(db: Db, id: string) {
 }
 
 export function setVoiceCodeHash(db: Db, accountId: string, hash: string | null) {
-  return db.updateTable('accounts').set({ voice_code_hash: hash }).where('id', '=', accountId).executeTakeFirst()
+  // A new code starts with a clean slate: the wrong tries of the old one (and their lock) go.
+  return db.updateTable('accounts').set({ voice_code_hash: hash, voice_code_failures: 0, voice_code_locked_until: null }).where('id', '=', accountId).executeTakeFirst()
 }
 
 /** Adds a payment method; the first one, or one marked default, becomes the default. */

@@ -37,3 +37,15 @@ t.test('concurrent guesses each take a try: no more than the limit are checked',
   t.equal(codes.filter((c) => c === 'RATE_LIMITED').length, 20 - VOICE_CODE_TRIES)
   t.equal((await cloud.db.selectFrom('sessions').select('id').execute()).length, 0, 'no session was made')
 })
+
+t.test('setting a new voice code lifts the lock', async (t) => {
+  const cloud = await makeCloud(t)
+  const w = await provision(cloud)
+  const setCode = (voiceCode: string) => call(cloud.app, { method: 'POST', url: `/v1/admin/accounts/${w.accountId}/voice-code`, auth: ADMIN, payload: { voiceCode } })
+  await setCode('0042')
+  const codeOf = async (voiceCode: string) => (await authorize(cloud, w, { voiceCode, amountMinor: 1000 })).body.error?.code ?? 'OK'
+  for (let i = 1; i <= VOICE_CODE_TRIES; i++) await codeOf(String(i).padStart(4, '0'))
+  t.equal(await codeOf('0042'), 'RATE_LIMITED')
+  t.equal((await setCode('7777')).status, 200)
+  t.equal(await codeOf('7777'), 'OK', 'the driver who reset the code pays at once')
+})
