@@ -353,6 +353,10 @@ export const ConsoleSessionDetail = Type.Object(
           volumeText: Text(40),
           amountMinor: AmountMinor,
           amountText: Text(40),
+          /** The unit price the station sold at. */
+          priceText: Type.Optional(Text(40)),
+          /** The price recorded with the hold, when the station sold at another (the price changed meanwhile). */
+          authorizedPriceText: Type.Optional(Text(40)),
         },
         strict,
       ),

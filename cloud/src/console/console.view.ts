@@ -120,17 +120,25 @@ export function toLedgerEntries(
   })
 }
 
+/** A session's sale for the console; the price it was sold at, and the hold's price when that differed. */
 export function saleSummary(row: SessionRow) {
-  const sale = row.sale as { outcome?: string; grade?: string; volumeMilli?: number; amountMinor?: number } | null
+  const sale = row.sale as { outcome?: string; grade?: string; volumeMilli?: number; amountMinor?: number; unitPriceMilli?: number } | null
   if (!sale || typeof sale.outcome !== 'string') return undefined
   const volumeMilli = Number(sale.volumeMilli ?? 0)
   const amountMinor = Number(sale.amountMinor ?? 0)
+  const currency = currencyOf(row.currency)
+  const sold = Number.isInteger(sale.unitPriceMilli) && Number(sale.unitPriceMilli) > 0 ? Number(sale.unitPriceMilli) : undefined
+  const authorized = sale.grade ? (row.prices as Record<string, number> | null)?.[sale.grade] : undefined
   return {
     outcome: sale.outcome.slice(0, 40),
     ...(sale.grade ? { grade: sale.grade as Grade } : {}),
     volumeMilli,
     volumeText: formatVolume(volumeMilli, row.volume_unit),
     amountMinor,
-    amountText: formatAmount(amountMinor, currencyOf(row.currency)),
+    amountText: formatAmount(amountMinor, currency),
+    ...(sold !== undefined ? { priceText: formatUnitPrice(sold, currency, row.volume_unit) } : {}),
+    ...(sold !== undefined && Number.isInteger(authorized) && authorized !== sold
+      ? { authorizedPriceText: formatUnitPrice(Number(authorized), currency, row.volume_unit) }
+      : {}),
   }
 }

@@ -425,6 +425,14 @@
     )
   }
 
+  /** "completed: 20.000 L diesel = 36.98 EUR at 1.849 EUR/L (held at 1.799 EUR/L)". */
+  function saleText(sale) {
+    const grade = sale.grade ? ` ${sale.grade}` : ''
+    const price = sale.priceText ? ` at ${sale.priceText}` : ''
+    const changed = sale.authorizedPriceText ? ` (held at ${sale.authorizedPriceText})` : ''
+    return `${sale.outcome}: ${sale.volumeText}${grade} = ${sale.amountText}${price}${changed}`
+  }
+
   async function openDetail(sessionId) {
     const d = $('detail')
     $('detail-id').textContent = sessionId
@@ -452,7 +460,7 @@
       ['Vehicle', s.vehicleId],
       ['Hold', s.holdText],
       ['Captured', s.capturedText],
-      ['Sale', f.sale ? `${f.sale.outcome}: ${f.sale.volumeText}${f.sale.grade ? ` ${f.sale.grade}` : ''} = ${f.sale.amountText}` : 'none yet'],
+      ['Sale', f.sale ? saleText(f.sale) : 'none yet'],
       ['Reason', s.reasonCode ? `${s.reasonCode}: ${s.reasonMessage || ''}` : ''],
       ['Created', new Date(s.createdAt).toLocaleString()],
       ['Updated', new Date(s.updatedAt).toLocaleString()],
