@@ -398,10 +398,10 @@ const UNSURE = ['PROCESSOR_TIMEOUT', 'ISSUER_UNAVAILABLE', 'UNAVAILABLE']
 export const UNRECORDED_HOLD_RETRY_MS = 5 * 60_000
 
 /**
- * After this the sweeper stops asking and settles the session: issuers let an
- * authorization hold lapse within days, and a processor that replays an
- * "unavailable" for the session's key (it stored the refusal) would
- * otherwise be asked for ever.
+ * After this the sweeper stops asking a processor that cannot say whether it
+ * holds anything for the session (a processor that replays an "unavailable"
+ * for the session's key would otherwise be asked for ever) and settles it.
+ * A hold the processor named is voided however long that takes.
  */
 export const UNRECORDED_HOLD_GIVE_UP_MS = 7 * 86_400_000
 
@@ -431,16 +431,29 @@ export async function releaseUnrecordedHold(
       .where('settled_at', 'is', null)
       .where('state', 'in', UNRECORDED_HOLD_STATES)
       .execute()
-  const unsure = async (code: string, message: string) => {
+  /**
+   * The processor could not say (or do) it this time. `authId`: the hold it
+   * named, if any. It is recorded, and a named hold is never given up on
+   * (its void is retried, however long it takes); only a processor that
+   * cannot say whether it holds anything is, after a week.
+   */
+  const unsure = async (code: string, message: string, authId: string | null) => {
     deps.metrics.settlementFailures.inc({ action: 'release_unrecorded', code })
-    if (row.created_at && deps.nowMs() - new Date(row.created_at).getTime() > UNRECORDED_HOLD_GIVE_UP_MS) {
+    const old = row.created_at !== undefined && deps.nowMs() - new Date(row.created_at).getTime() > UNRECORDED_HOLD_GIVE_UP_MS
+    if (old && authId === null) {
       deps.log.error({ sessionId, code }, 'gave up releasing a hold the session never recorded: the processor stayed unsure for a week')
-      await settle(row.processor_auth_id)
+      await settle(null)
       return true
     }
-    deps.log.warn({ sessionId, code }, message)
+    if (old) deps.log.error({ sessionId, code, authId }, `${message} (for over a week)`)
+    else deps.log.warn({ sessionId, code, authId }, message)
     // The sweeper asks again after UNRECORDED_HOLD_RETRY_MS (sessionsDue reads updated_at).
-    await deps.db.updateTable('sessions').set({ updated_at: new Date(deps.nowMs()) }).where('id', '=', sessionId).execute()
+    await deps.db
+      .updateTable('sessions')
+      .set({ updated_at: new Date(deps.nowMs()), processor_auth_id: authId })
+      .where('id', '=', sessionId)
+      .where('settled_at', 'is', null)
+      .execute()
     return false
   }
   try {
@@ -456,14 +469,16 @@ export async function releaseUnrecordedHold(
           idempotencyKey: `auth:${sessionId}`,
           allowPartial: true,
         })
-        if (!again.ok && UNSURE.includes(again.reason.code)) return unsure(again.reason.code, 'the processor is still unsure of a failed hold; will retry')
+        if (!again.ok && UNSURE.includes(again.reason.code)) return unsure(again.reason.code, 'the processor is still unsure of a failed hold; will retry', null)
         if (again.ok) authId = again.value.authId
       }
     }
     if (authId) {
       const v = await deps.processor.void({ authId, idempotencyKey: `void:${sessionId}` })
-      if (!v.ok) return unsure(v.reason.code, 'could not void a hold the session never recorded; will retry')
-      deps.log.warn({ sessionId }, 'voided a hold the session never recorded')
+      if (!v.ok && UNSURE.includes(v.reason.code)) return unsure(v.reason.code, 'could not void a hold the session never recorded; will retry', authId)
+      // Refused for good (already voided, lapsed): nothing is held under it.
+      if (!v.ok) deps.log.warn({ sessionId, authId, code: v.reason.code }, 'the processor refused to void a hold the session never recorded: nothing held')
+      else deps.log.warn({ sessionId }, 'voided a hold the session never recorded')
     }
     await settle(authId)
     return true

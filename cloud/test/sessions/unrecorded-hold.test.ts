@@ -197,3 +197,20 @@ t.test('a processor that stays unsure is asked every few minutes, last in the sw
   t.ok(given.settled_at)
   t.equal(await expireSessions(cloud.deps), 0, 'and leaves it')
 })
+
+t.test('a hold the processor named is never given up on: its void is retried past the week', async (t) => {
+  let down = true
+  const cloud = await makeCloud(t, { faults: { fail: (op) => (down && op === 'void' ? 'ISSUER_UNAVAILABLE' : undefined) } })
+  const w = await provision(cloud)
+  await cloud.db.insertInto('pump_prices').values({ station_id: w.stationId, pump: 1, grade: 'diesel', unit_price_milli: 20_000 }).execute()
+  t.equal((await authorize(cloud, w, { amountMinor: 1, grade: 'diesel' })).body.error?.code, 'AMOUNT_OUT_OF_RANGE')
+  cloud.clock.now += UNRECORDED_HOLD_GIVE_UP_MS + 60_000
+  t.equal(await expireSessions(cloud.deps), 0, 'the void still fails a week on')
+  t.equal((await onlySession(cloud)).settled_at, null, 'and the session is not settled over a hold still on the card')
+  t.equal(await available(cloud, w), 99_999)
+  down = false
+  cloud.clock.now += UNRECORDED_HOLD_RETRY_MS + 1000
+  t.equal(await expireSessions(cloud.deps), 1)
+  t.equal(await available(cloud, w), 100_000)
+  t.ok((await onlySession(cloud)).settled_at)
+})
