@@ -36,8 +36,20 @@ export function distanceM(a: { lat: number; lon: number }, b: { lat: number; lon
   return 2 * EARTH_RADIUS_M * Math.asin(Math.min(1, Math.sqrt(h)))
 }
 
-/** How far from the car's fix a station named by its beacon alone may be (a fix under a canopy is off by less). */
+/** How far outside its geofence a station named by its beacon alone may be from the car's fix, at most (a fix under a canopy is off by less). */
 export const BEACON_ONLY_MAX_M = 500
+
+/**
+ * How far outside a station's geofence the fix may lie for its beacon alone
+ * to name it: a few times the error the fix states (at least 100 m, at most
+ * BEACON_ONLY_MAX_M). A precise fix far from the station rules the station
+ * out, whatever beacon is heard (a beacon is easily carried or copied).
+ */
+export function beaconOnlyReachM(position: Position): number {
+  const stated = position.accuracyM
+  if (stated === undefined) return BEACON_ONLY_MAX_M
+  return Math.min(BEACON_ONLY_MAX_M, Math.max(100, 3 * stated))
+}
 
 export interface Whereabouts {
   station?: StationSummary
@@ -63,9 +75,9 @@ export interface Whereabouts {
  *   a beacon is easily carried or copied, the position is checked again by
  *   the cloud (design: where am I).
  * - Otherwise (no fix, or a fix outside every geofence, as under a canopy)
- *   the strongest beacon of a listed station within BEACON_ONLY_MAX_M of the
- *   fix (`byBeacon`; a beacon of a station farther away was carried or
- *   copied). The hold then goes without the position: the cloud would
+ *   the strongest beacon of a listed station whose geofence the fix misses
+ *   by no more than its error can explain (beaconOnlyReachM; `byBeacon`: a
+ *   beacon of a station farther away was carried or copied). The hold then goes without the position: the cloud would
  *   refuse a fix outside the geofence.
  * - A fix's accuracy widens a geofence by at most
  *   GEOFENCE_ACCURACY_ALLOWANCE_M, as at the cloud.
@@ -98,7 +110,10 @@ export function resolveWhereabouts(input: {
     const strongest = ranked[0] ? byMajor.get(ranked[0].major) : undefined
     if (strongest && !around.includes(strongest)) ignoredBeaconStationId = strongest.id
   } else {
-    const heard = ranked.find((b) => !position || distanceM(position, byMajor.get(b.major) as StationSummary) <= BEACON_ONLY_MAX_M)
+    const heard = ranked.find((b) => {
+      const s = byMajor.get(b.major) as StationSummary
+      return !position || distanceM(position, s) - s.geofenceRadiusM <= beaconOnlyReachM(position)
+    })
     station = heard ? byMajor.get(heard.major) : undefined
   }
   const ignored = {

@@ -1,6 +1,6 @@
 import { GEOFENCE_ACCURACY_ALLOWANCE_M, type StationSummary } from '@fuelpay/proto'
 import t from 'tap'
-import { BEACON_ONLY_MAX_M, type BeaconSighting, resolveWhereabouts } from '../../src/location/location.ts'
+import { BEACON_ONLY_MAX_M, type BeaconSighting, beaconOnlyReachM, resolveWhereabouts } from '../../src/location/location.ts'
 import { OTHER_STATION, STATION } from '../helpers/fakes.ts'
 
 // About 111 m per 0.001 degree of latitude; STATION's geofence is 150 m.
@@ -40,10 +40,16 @@ t.test('outside every geofence (GPS under a canopy) a beacon still names its sta
   t.equal(w.beaconPump, 2)
   t.equal(resolveWhereabouts({ position: here, stations: [STATION], beacons: [beacon(4242, 2, -60)] }).byBeacon, undefined, 'inside the geofence the fix goes along')
   t.equal(
-    resolveWhereabouts({ position: north(BEACON_ONLY_MAX_M + 200), stations: [STATION], beacons: [beacon(4242, 2, -40)] }).reason?.code,
+    resolveWhereabouts({ position: north(150 + BEACON_ONLY_MAX_M + 50), stations: [STATION], beacons: [beacon(4242, 2, -40)] }).reason?.code,
     'OUTSIDE_GEOFENCE',
     'a beacon of a station farther from the fix than a canopy could explain was carried or copied',
   )
+  const named = (m: number, accuracyM?: number) =>
+    resolveWhereabouts({ position: { ...north(m), ...(accuracyM !== undefined ? { accuracyM } : {}) }, stations: [STATION], beacons: [beacon(4242, 2, -40)] }).station?.id
+  t.equal(named(450, 5), undefined, 'a precise fix 300 m outside the geofence rules the station out')
+  t.equal(named(240, 5), STATION.id, 'within 100 m of it, the beacon names it')
+  t.equal(named(450, 120), STATION.id, 'a poor fix (120 m) 300 m outside: the beacon names it')
+  t.equal(beaconOnlyReachM({ lat: 0, lon: 0, accuracyM: 1000 }), BEACON_ONLY_MAX_M)
   t.equal(resolveWhereabouts({ position: undefined, stations: [STATION], beacons: [beacon(4242, 2, -60)] }).station?.id, STATION.id, 'no fix: the beacon alone')
   t.equal(resolveWhereabouts({ position: off, stations: [STATION], beacons: [] }).reason?.code, 'OUTSIDE_GEOFENCE')
   t.equal(resolveWhereabouts({ position: off, stations: [STATION], beacons: [beacon(5, 1, -40)] }).reason?.code, 'OUTSIDE_GEOFENCE', 'a beacon of no listed station')
