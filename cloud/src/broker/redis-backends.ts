@@ -9,8 +9,9 @@ import mqemitterRedis from 'mqemitter-redis'
  * aedes-persistence-redis 12 and mqemitter-redis 7 are the releases written
  * for aedes 1.x (async persistence; `cleanIncoming` for [MQTT-3.1.2-6]).
  *
- * The cloud's config reads FUELPAY_REDIS_URL and, when it is set, passes
- * these to `createBroker`, which owns them from then on (closes them).
+ * `createBroker` owns them once given (closes them). The cloud program does
+ * not pass them yet: running replicas also needs a cloud link id per replica
+ * and telemetry handled once across replicas (see cloud/README.md).
  *
  * @example const backends = createRedisBackends({ url: 'redis://127.0.0.1:6379/0' }); await createBroker({ log, keys, ...backends })
  */
