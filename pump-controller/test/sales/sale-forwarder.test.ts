@@ -7,10 +7,12 @@ import {
   type ReasonCode,
   reason,
   type SaleRecord,
+  type SigningKey,
   signSaleRecord,
 } from '@fuelpay/proto'
 import t from 'tap'
 import { createCloudClient } from '../../src/cloud/cloud-client.ts'
+import type { Journal } from '../../src/journal/journal.repository.ts'
 import { openJournal } from '../../src/journal/journal.open.ts'
 import { initialPumpState } from '../../src/pump/pump.machine.ts'
 import {
@@ -19,6 +21,43 @@ import {
   FINAL_SALE_REFUSALS,
   isRetryable,
 } from '../../src/sales/sale-forwarder.ts'
+
+/** Journals one zero sale (a lapsed authorization) per session id, signed with `key`, else with a dummy JWS. */
+async function journalZeroSales(journal: Journal, sessionIds: string[], key?: SigningKey): Promise<void> {
+  const pump = initialPumpState({
+    pump: 1,
+    prices: { diesel: 1799 },
+    currency: 'EUR',
+    limits: { nozzleTimeoutMs: 1000, noFlowTimeoutMs: 1000, maxSessionMs: 1000 },
+  })
+  for (const sessionId of sessionIds) {
+    await journal.recordSale({
+      sessionId,
+      pumpState: pump,
+      nowMs: 1,
+      build: async (seq) => {
+        const sale: SaleRecord = {
+          sessionId,
+          tokenId: `tok-${sessionId}`,
+          stationId: 'st1',
+          pump: 1,
+          vehicleId: 'car7',
+          outcome: 'lapsed',
+          volumeMilli: 0,
+          volumeUnit: 'L',
+          amountMinor: 0,
+          currency: 'EUR',
+          startedAt: 1,
+          endedAt: 2,
+          seq,
+          totalizerStartMilli: 0,
+          totalizerEndMilli: 0,
+        }
+        return { sale, saleJws: key ? await signSaleRecord(sale, key) : 'x.y.z' }
+      },
+    })
+  }
+}
 
 t.test('backoff is exponential, jittered and bounded', async (t) => {
   t.equal(
@@ -148,40 +187,8 @@ t.test(
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
     t.teardown(() => new Promise<void>((r) => server.close(() => r())))
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-    const pump = initialPumpState({
-      pump: 1,
-      prices: { diesel: 1799 },
-      currency: 'EUR',
-      limits: { nozzleTimeoutMs: 1000, noFlowTimeoutMs: 1000, maxSessionMs: 1000 },
-    })
     const ids = ['ses-1', 'ses-2', 'ses-bad', 'ses-4']
-    for (const sessionId of ids) {
-      await journal.recordSale({
-        sessionId,
-        pumpState: pump,
-        nowMs: 1,
-        build: async (seq) => {
-          const sale: SaleRecord = {
-            sessionId,
-            tokenId: `tok-${sessionId}`,
-            stationId: 'st1',
-            pump: 1,
-            vehicleId: 'car7',
-            outcome: 'lapsed',
-            volumeMilli: 0,
-            volumeUnit: 'L',
-            amountMinor: 0,
-            currency: 'EUR',
-            startedAt: 1,
-            endedAt: 2,
-            seq,
-            totalizerStartMilli: 0,
-            totalizerEndMilli: 0,
-          }
-          return { sale, saleJws: await signSaleRecord(sale, key) }
-        },
-      })
-    }
+    await journalZeroSales(journal, ids, key)
     const backlogs: number[] = []
     let rejected = 0
     const fwd = createSaleForwarder({
@@ -225,37 +232,7 @@ t.test('a network failure (nothing listening) is retried, not lost', async (t) =
     await close()
     await tdb.cleanup()
   })
-  const pump = initialPumpState({
-    pump: 1,
-    prices: { diesel: 1799 },
-    currency: 'EUR',
-    limits: { nozzleTimeoutMs: 1000, noFlowTimeoutMs: 1000, maxSessionMs: 1000 },
-  })
-  await journal.recordSale({
-    sessionId: 'ses-n',
-    pumpState: pump,
-    nowMs: 1,
-    build: async (seq) => ({
-      sale: {
-        sessionId: 'ses-n',
-        tokenId: 'tok-nnnnn',
-        stationId: 'st1',
-        pump: 1,
-        vehicleId: 'car7',
-        outcome: 'lapsed',
-        volumeMilli: 0,
-        volumeUnit: 'L',
-        amountMinor: 0,
-        currency: 'EUR',
-        startedAt: 1,
-        endedAt: 2,
-        seq,
-        totalizerStartMilli: 0,
-        totalizerEndMilli: 0,
-      },
-      saleJws: 'x.y.z',
-    }),
-  })
+  await journalZeroSales(journal, ['ses-n'])
   let failures = 0
   const fwd = createSaleForwarder({
     journal,
@@ -329,39 +306,7 @@ t.test(
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
     t.teardown(() => new Promise<void>((r) => server.close(() => r())))
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-    const pump = initialPumpState({
-      pump: 1,
-      prices: { diesel: 1799 },
-      currency: 'EUR',
-      limits: { nozzleTimeoutMs: 1000, noFlowTimeoutMs: 1000, maxSessionMs: 1000 },
-    })
-    for (const sessionId of ['ses-1', 'ses-bad', 'ses-3']) {
-      await journal.recordSale({
-        sessionId,
-        pumpState: pump,
-        nowMs: 1,
-        build: async (seq) => {
-          const sale: SaleRecord = {
-            sessionId,
-            tokenId: `tok-${sessionId}`,
-            stationId: 'st1',
-            pump: 1,
-            vehicleId: 'car7',
-            outcome: 'lapsed',
-            volumeMilli: 0,
-            volumeUnit: 'L',
-            amountMinor: 0,
-            currency: 'EUR',
-            startedAt: 1,
-            endedAt: 2,
-            seq,
-            totalizerStartMilli: 0,
-            totalizerEndMilli: 0,
-          }
-          return { sale, saleJws: await signSaleRecord(sale, key) }
-        },
-      })
-    }
+    await journalZeroSales(journal, ['ses-1', 'ses-bad', 'ses-3'], key)
     const failingSeen: (number | undefined)[] = []
     const fwd = createSaleForwarder({
       journal,
