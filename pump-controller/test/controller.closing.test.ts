@@ -1,7 +1,5 @@
-import { createTestDatabase } from '@fuelpay/platform/test-db'
 import {
   amountForVolume,
-  generateSigningKey,
   importPublicKey,
   type PumpAuthorizedMessage,
   type SessionEndedMessage,
@@ -9,11 +7,8 @@ import {
 } from '@fuelpay/proto'
 import t from 'tap'
 import {
-  closeInOrder,
-  connectVehicle,
   makeToken,
-  startBroker,
-  startCloudStub,
+  startRestartWorld,
   startStation,
   until,
 } from './helpers/station-fixture.ts'
@@ -22,17 +17,9 @@ import {
 // to its last drop: the sale's volume is the totalizer difference up to the
 // moment the delivery really ended (hang-up), even across a controller crash
 // between the stop and the hang-up (design: the cloud captures exactly what was pumped).
-const cloudKey = await generateSigningKey('cloud-k1')
-const broker = await startBroker()
-const cloud = await startCloudStub({ brokerUrl: broker.url, cloudKey })
-const car = await connectVehicle(broker.url, 'car7')
-t.teardown(() =>
-  closeInOrder([
-    ['car', () => car.close()],
-    ['cloud stub', () => cloud.close()],
-    ['broker', () => broker.close()],
-  ]),
-)
+const world = await startRestartWorld()
+const { cloudKey, broker, cloud, car, journalDb } = world
+t.teardown(world.close)
 // Long settle time: the sale waits for the hang-up, not the bound.
 const limits = {
   nozzleTimeoutMs: 60_000,
@@ -85,12 +72,6 @@ t.test('fuel that flows while the valve closes is in the sale', async (t) => {
 t.test(
   'a controller that dies between the stop and the hang-up sells the whole delivery once',
   async (t) => {
-    const tdb = await createTestDatabase()
-    t.teardown(() => tdb.cleanup())
-    const journalDb = {
-      ...(tdb.url ? { url: tdb.url } : {}),
-      ...(tdb.dataDir ? { dataDir: tdb.dataDir } : {}),
-    }
     const st = await startStation({
       stationId: 'st8',
       brokerUrl: broker.url,

@@ -1,9 +1,7 @@
 import { connectMqtt } from '@fuelpay/platform'
-import { createTestDatabase } from '@fuelpay/platform/test-db'
 import {
   decode,
   encode,
-  generateSigningKey,
   type PumpAuthorizedMessage,
   type StationCommandResultMessage,
   topics,
@@ -12,10 +10,8 @@ import t from 'tap'
 import { startPrices } from '../src/controller.ts'
 import {
   closeInOrder,
-  connectVehicle,
   makeToken,
-  startBroker,
-  startCloudStub,
+  startRestartWorld,
   startStation,
   until,
 } from './helpers/station-fixture.ts'
@@ -48,15 +44,8 @@ t.test(
 
 // The whole station, restarted on one journal with another configuration.
 const STATION = 'st6'
-const cloudKey = await generateSigningKey('cloud-k1')
-const broker = await startBroker()
-const cloud = await startCloudStub({ brokerUrl: broker.url, cloudKey })
-const car = await connectVehicle(broker.url, 'car7')
-const tdb = await createTestDatabase()
-const journalDb = {
-  ...(tdb.url ? { url: tdb.url } : {}),
-  ...(tdb.dataDir ? { dataDir: tdb.dataDir } : {}),
-}
+const world = await startRestartWorld()
+const { cloudKey, broker, cloud, car, journalDb } = world
 const consoleClient = await connectMqtt(broker.url, { clientId: 'cloud-console6', clean: true })
 const results: StationCommandResultMessage[] = []
 consoleClient.on('message', (topic, payload) => {
@@ -67,10 +56,7 @@ await consoleClient.subscribeAsync(topics.stationCommandResult(STATION), { qos: 
 t.teardown(() =>
   closeInOrder([
     ['console', () => consoleClient.endAsync()],
-    ['car', () => car.close()],
-    ['cloud stub', () => cloud.close()],
-    ['broker', () => broker.close()],
-    ['test database', () => tdb.cleanup()],
+    ['world', world.close],
   ]),
 )
 const start = (prices1: Record<string, number>) =>

@@ -1,17 +1,12 @@
-import { createTestDatabase } from '@fuelpay/platform/test-db'
-import {
-  type CompletedMessage,
-  generateSigningKey,
-  type PumpAuthorizedMessage,
+import type {
+  CompletedMessage,
+  PumpAuthorizedMessage,
 } from '@fuelpay/proto'
 import t from 'tap'
 import type { Journal } from '../src/journal/journal.repository.ts'
 import {
-  closeInOrder,
-  connectVehicle,
   makeToken,
-  startBroker,
-  startCloudStub,
+  startRestartWorld,
   startStation,
   until,
 } from './helpers/station-fixture.ts'
@@ -19,23 +14,9 @@ import {
 // A sale whose journaling fails (the rest of the journal works) must survive
 // the controller dying before a retry succeeds: the journaled pump state keeps
 // it, and the next run records and forwards it, once.
-const cloudKey = await generateSigningKey('cloud-k1')
-const broker = await startBroker()
-const cloud = await startCloudStub({ brokerUrl: broker.url, cloudKey })
-const car = await connectVehicle(broker.url, 'car7')
-const tdb = await createTestDatabase()
-const journalDb = {
-  ...(tdb.url ? { url: tdb.url } : {}),
-  ...(tdb.dataDir ? { dataDir: tdb.dataDir } : {}),
-}
-t.teardown(() =>
-  closeInOrder([
-    ['car', () => car.close()],
-    ['cloud stub', () => cloud.close()],
-    ['broker', () => broker.close()],
-    ['test database', () => tdb.cleanup()],
-  ]),
-)
+const world = await startRestartWorld()
+const { cloudKey, broker, cloud, car, journalDb } = world
+t.teardown(world.close)
 
 t.test('a sale not journaled before a crash is recorded and forwarded once after it', async (t) => {
   let failSale = true

@@ -393,6 +393,50 @@ export async function startStationWorld(station: Omit<Parameters<typeof startSta
   }
 }
 
+/**
+ * A journal database a station can be started on again and again
+ * (`startStation({ journalDb })`): a restarted station finds its journal.
+ *
+ * @example const { journalDb, cleanup } = await sharedJournalDb(); t.teardown(cleanup)
+ */
+export async function sharedJournalDb() {
+  const tdb = await createTestDatabase()
+  const journalDb = {
+    ...(tdb.url ? { url: tdb.url } : {}),
+    ...(tdb.dataDir ? { dataDir: tdb.dataDir } : {}),
+  }
+  return { journalDb, cleanup: () => tdb.cleanup() }
+}
+
+/**
+ * The world of a restart test: a broker, a cloud stub, one car and one
+ * journal database (sharedJournalDb); the test starts, kills and restarts
+ * its own stations on `journalDb`. `close()` tears the rest down in order.
+ *
+ * @example const w = await startRestartWorld(); t.teardown(w.close); const st = await startStation({ stationId: 'st5', brokerUrl: w.broker.url, cloudUrl: w.cloud.url, journalDb: w.journalDb })
+ */
+export async function startRestartWorld(opts: { carId?: string } = {}) {
+  const cloudKey = await generateSigningKey('cloud-k1')
+  const broker = await startBroker()
+  const cloud = await startCloudStub({ brokerUrl: broker.url, cloudKey })
+  const car = await connectVehicle(broker.url, opts.carId ?? 'car7')
+  const { journalDb, cleanup } = await sharedJournalDb()
+  return {
+    cloudKey,
+    broker,
+    cloud,
+    car,
+    journalDb,
+    close: () =>
+      closeInOrder([
+        ['car', () => car.close()],
+        ['cloud stub', () => cloud.close()],
+        ['broker', () => broker.close()],
+        ['test database', cleanup],
+      ]),
+  }
+}
+
 export type CloseStep = [name: string, step: () => unknown]
 
 /**

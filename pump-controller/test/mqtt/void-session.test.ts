@@ -1,9 +1,7 @@
 import { connectMqtt } from '@fuelpay/platform'
-import { createTestDatabase } from '@fuelpay/platform/test-db'
 import {
   decode,
   encode,
-  generateSigningKey,
   type Message,
   type PumpAuthorizedMessage,
   type PumpRejectedMessage,
@@ -13,10 +11,8 @@ import {
 } from '@fuelpay/proto'
 import t from 'tap'
 import {
-  connectVehicle,
   makeToken,
-  startBroker,
-  startCloudStub,
+  startRestartWorld,
   startStation,
   until,
 } from '../helpers/station-fixture.ts'
@@ -26,15 +22,9 @@ import {
 // refuse that token for as long as it could verify, across restarts.
 
 const STATION = 'st5'
-const cloudKey = await generateSigningKey('cloud-k1')
-const broker = await startBroker()
-const cloud = await startCloudStub({ brokerUrl: broker.url, cloudKey })
 // One journal for every incarnation of the station (the restart test reopens it).
-const tdb = await createTestDatabase()
-const journalDb = {
-  ...(tdb.url ? { url: tdb.url } : {}),
-  ...(tdb.dataDir ? { dataDir: tdb.dataDir } : {}),
-}
+const world = await startRestartWorld({ carId: 'car9' })
+const { cloudKey, broker, cloud, car, journalDb } = world
 const startSt5 = () =>
   startStation({
     stationId: STATION,
@@ -45,7 +35,6 @@ const startSt5 = () =>
     config: { limits: { nozzleTimeoutMs: 60_000, noFlowTimeoutMs: 60_000, maxSessionMs: 600_000 } },
   })
 let station = await startSt5()
-const car = await connectVehicle(broker.url, 'car9')
 const consoleClient = await connectMqtt(broker.url, { clientId: 'cloud-console5', clean: true })
 const results: StationCommandResultMessage[] = []
 consoleClient.on('message', (topic, payload) => {
@@ -55,11 +44,8 @@ consoleClient.on('message', (topic, payload) => {
 await consoleClient.subscribeAsync(topics.stationCommandResult(STATION), { qos: 1 })
 t.teardown(async () => {
   await consoleClient.endAsync()
-  await car.close()
   await station.close()
-  await cloud.close()
-  await broker.close()
-  await tdb.cleanup()
+  await world.close()
 })
 
 /** Counts the controller's driver-authorize calls on every pump of the current station. */
