@@ -22,6 +22,33 @@ import {
   isRetryable,
 } from '../../src/sales/sale-forwarder.ts'
 
+/**
+ * A small stand-in for the cloud's POST /v1/sales on a free port: `answer`
+ * gets the request's Idempotency-Key and the sale inside its JWS, and says
+ * the status, body and content type. Resolves with the base URL.
+ */
+async function salesCloud(
+  t: { teardown(fn: () => unknown): void },
+  answer: (r: { key: string | undefined; sale: SaleRecord }) => [status: number, body: string, contentType?: string],
+): Promise<string> {
+  const server = createServer((req, res) => {
+    let body = ''
+    req.on('data', (c) => (body += c))
+    req.on('end', () => {
+      const jws = (JSON.parse(body) as { saleJws: string }).saleJws
+      const sale = JSON.parse(Buffer.from(jws.split('.')[1] ?? '', 'base64url').toString()) as SaleRecord
+      const [status, out, contentType = 'application/json'] = answer({ key: req.headers['idempotency-key'] as string | undefined, sale })
+      res.writeHead(status, { 'content-type': contentType }).end(out)
+    })
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  t.teardown(() => new Promise<void>((r) => server.close(() => r())))
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+}
+
+/** The cloud's answer to a sale it settled (nothing captured: the test sales are zero sales). */
+const captured = (sessionId: string) => JSON.stringify({ sessionId, state: 'captured', capturedMinor: 0, releasedMinor: 0 })
+
 /** Journals one zero sale (a lapsed authorization) per session id, signed with `key`, else with a dummy JWS. */
 async function journalZeroSales(journal: Journal, sessionIds: string[], key?: SigningKey): Promise<void> {
   const pump = initialPumpState({
@@ -149,44 +176,18 @@ t.test(
     let down = 5
     const received: { key: string | undefined; seq: number }[] = []
     const attempts: number[] = []
-    const server = createServer((req, res) => {
-      let body = ''
-      req.on('data', (c) => (body += c))
-      req.on('end', () => {
-        const sale = JSON.parse(
-          Buffer.from(
-            (JSON.parse(body) as { saleJws: string }).saleJws.split('.')[1] ?? '',
-            'base64url',
-          ).toString(),
-        ) as SaleRecord
-        attempts.push(sale.seq)
-        if (down > 0) {
-          down--
-          res
-            .writeHead(503)
-            .end(JSON.stringify({ error: { code: 'UNAVAILABLE', number: 902, message: 'down' } }))
-          return
-        }
-        if (sale.sessionId === 'ses-bad') {
-          res
-            .writeHead(422)
-            .end(JSON.stringify({ error: { code: 'SALE_MISMATCH', number: 509, message: 'no' } }))
-          return
-        }
-        received.push({ key: req.headers['idempotency-key'] as string | undefined, seq: sale.seq })
-        res.writeHead(200, { 'content-type': 'application/json' }).end(
-          JSON.stringify({
-            sessionId: sale.sessionId,
-            state: 'captured',
-            capturedMinor: 0,
-            releasedMinor: 0,
-          }),
-        )
-      })
+    const url = await salesCloud(t, ({ key, sale }) => {
+      attempts.push(sale.seq)
+      if (down > 0) {
+        down--
+        return [503, JSON.stringify({ error: { code: 'UNAVAILABLE', number: 902, message: 'down' } })]
+      }
+      if (sale.sessionId === 'ses-bad') {
+        return [422, JSON.stringify({ error: { code: 'SALE_MISMATCH', number: 509, message: 'no' } })]
+      }
+      received.push({ key, seq: sale.seq })
+      return [200, captured(sale.sessionId)]
     })
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-    t.teardown(() => new Promise<void>((r) => server.close(() => r())))
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
     const ids = ['ses-1', 'ses-2', 'ses-bad', 'ses-4']
     await journalZeroSales(journal, ids, key)
     const backlogs: number[] = []
@@ -274,38 +275,13 @@ t.test(
       [404, JSON.stringify({ error: reason('NOT_FOUND') })],
     ]
     const seen: string[] = []
-    const server = createServer((req, res) => {
-      let body = ''
-      req.on('data', (c) => (body += c))
-      req.on('end', () => {
-        const key = req.headers['idempotency-key'] as string
-        seen.push(key)
-        const proxy = proxyAnswers.shift()
-        if (proxy) {
-          res.writeHead(proxy[0], { 'content-type': 'text/html' }).end(proxy[1])
-          return
-        }
-        if (key === 'ses-bad') {
-          res
-            .writeHead(422, { 'content-type': 'application/json' })
-            .end(JSON.stringify({ error: reason('SALE_MISMATCH'), requestId: 'r1' }))
-          return
-        }
-        res
-          .writeHead(200, { 'content-type': 'application/json' })
-          .end(
-            JSON.stringify({
-              sessionId: key,
-              state: 'captured',
-              capturedMinor: 0,
-              releasedMinor: 0,
-            }),
-          )
-      })
+    const url = await salesCloud(t, ({ key }) => {
+      seen.push(key as string)
+      const proxy = proxyAnswers.shift()
+      if (proxy) return [proxy[0], proxy[1], 'text/html']
+      if (key === 'ses-bad') return [422, JSON.stringify({ error: reason('SALE_MISMATCH'), requestId: 'r1' })]
+      return [200, captured(key as string)]
     })
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-    t.teardown(() => new Promise<void>((r) => server.close(() => r())))
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
     await journalZeroSales(journal, ['ses-1', 'ses-bad', 'ses-3'], key)
     const failingSeen: (number | undefined)[] = []
     const fwd = createSaleForwarder({
