@@ -109,13 +109,6 @@ export const FuelAuthorizationResponse = Type.Object(
 export type FuelAuthorizationResponse = Static<typeof FuelAuthorizationResponse>
 
 /**
- * How much of a position fix's stated accuracy a geofence check adds to the
- * station's radius, at most (metres): the cloud's default, and what the car
- * uses to choose a station it will not be refused at.
- */
-export const GEOFENCE_ACCURACY_ALLOWANCE_M = 50
-
-/**
  * The session a fuel authorization makes, derived from the vehicle and the
  * request's Idempotency-Key: a retry that slips past the cloud's idempotency
  * record still finds the same session instead of placing a second hold, and

@@ -7,7 +7,9 @@ import {
   maxVolumeForAmount,
   newNonce,
   CLOCK_SKEW_S,
+  distanceM,
   isReasonCode,
+  outsideGeofenceM,
   sessionIdFor,
   signPumpAuthorization,
 } from '@fuelpay/proto'
@@ -21,7 +23,6 @@ import { checkControls } from '../fleets/purchase-controls.ts'
 import { type IdempotentAnswer, idempotencyDoneCte } from '../idempotency/idempotency.repository.ts'
 import { entryCtes, holdPostings } from '../ledger/ledger.repository.ts'
 import { appendOutbox, outboxCte } from '../outbox/outbox.repository.ts'
-import { distanceM } from '../stations/geo.ts'
 import {
   type AuthorizationContext,
   authorizationContext,
@@ -105,9 +106,8 @@ export async function requestFuelAuthorization(
   if (!pump.inService || pump.grades.length === 0) throw refuse('PUMP_OUT_OF_SERVICE')
 
   if (input.position) {
-    const allowance = Math.min(input.position.accuracyM ?? 0, deps.config.maxAccuracyAllowanceM)
-    const d = distanceM(input.position, station)
-    if (d > station.geofence_radius_m + allowance) throw refuse('OUTSIDE_GEOFENCE', `vehicle is ${Math.round(d)} m from the station`)
+    if (outsideGeofenceM(input.position, station, station.geofence_radius_m, deps.config.maxAccuracyAllowanceM) > 0)
+      throw refuse('OUTSIDE_GEOFENCE', `vehicle is ${Math.round(distanceM(input.position, station))} m from the station`)
   } else if (deps.config.requirePosition) {
     throw refuse('OUTSIDE_GEOFENCE', 'a position is required')
   }

@@ -1,12 +1,4 @@
-/** Great-circle distance in metres (haversine on a 6371 km sphere: metres of error at station scale). */
-export function distanceM(a: { lat: number; lon: number }, b: { lat: number; lon: number }): number {
-  const R = 6_371_000
-  const rad = Math.PI / 180
-  const dLat = (b.lat - a.lat) * rad
-  const dLon = (b.lon - a.lon) * rad
-  const h = Math.sin(dLat / 2) ** 2 + Math.cos(a.lat * rad) * Math.cos(b.lat * rad) * Math.sin(dLon / 2) ** 2
-  return 2 * R * Math.asin(Math.min(1, Math.sqrt(h)))
-}
+export { distanceM } from '@fuelpay/proto'
 
 /** A lat/lon box that contains every point within `radiusM` of the centre. */
 export function boundingBox(c: { lat: number; lon: number }, radiusM: number) {

@@ -1,4 +1,4 @@
-import { beaconProximity, GEOFENCE_ACCURACY_ALLOWANCE_M, type Position, type Reason, reason, type StationSummary } from '@fuelpay/proto'
+import { beaconProximity, distanceM, outsideGeofenceM, type Position, type Reason, reason, type StationSummary } from '@fuelpay/proto'
 
 /**
  * Where am I: the car's position against the stations' geofences, and the
@@ -25,16 +25,7 @@ export interface LocationSource {
   beacons(): Promise<BeaconSighting[]>
 }
 
-const EARTH_RADIUS_M = 6_371_000
-
-/** Great-circle distance in metres (positions are floats; money never is). */
-export function distanceM(a: { lat: number; lon: number }, b: { lat: number; lon: number }): number {
-  const rad = Math.PI / 180
-  const dLat = (b.lat - a.lat) * rad
-  const dLon = (b.lon - a.lon) * rad
-  const h = Math.sin(dLat / 2) ** 2 + Math.cos(a.lat * rad) * Math.cos(b.lat * rad) * Math.sin(dLon / 2) ** 2
-  return 2 * EARTH_RADIUS_M * Math.asin(Math.min(1, Math.sqrt(h)))
-}
+export { distanceM } from '@fuelpay/proto'
 
 /** How far outside its geofence a station named by its beacon alone may be from the car's fix, at most (a fix under a canopy is off by less). */
 export const BEACON_ONLY_MAX_M = 500
@@ -97,8 +88,8 @@ export function resolveWhereabouts(input: {
     .sort((a, b) => beaconProximity(b.rssi, b.txPower) - beaconProximity(a.rssi, a.txPower))
   const around: StationSummary[] = position
     ? stations
+        .filter((s) => outsideGeofenceM(position, s, s.geofenceRadiusM) <= 0)
         .map((s) => ({ s, d: distanceM(position, s) }))
-        .filter(({ s, d }) => d <= s.geofenceRadiusM + Math.min(position.accuracyM ?? 0, GEOFENCE_ACCURACY_ALLOWANCE_M))
         .sort((a, b) => a.d - b.d)
         .map(({ s }) => s)
     : []
@@ -112,7 +103,7 @@ export function resolveWhereabouts(input: {
   } else {
     const heard = ranked.find((b) => {
       const s = byMajor.get(b.major) as StationSummary
-      return !position || distanceM(position, s) - s.geofenceRadiusM <= beaconOnlyReachM(position)
+      return !position || outsideGeofenceM(position, s, s.geofenceRadiusM, 0) <= beaconOnlyReachM(position)
     })
     station = heard ? byMajor.get(heard.major) : undefined
   }
