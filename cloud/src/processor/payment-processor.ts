@@ -62,3 +62,9 @@ export function withTimeout(processor: PaymentProcessor, timeoutMs: number): Pay
     void: bound((i) => processor.void(i)),
   }
 }
+
+/**
+ * Processor answers that may go away by themselves, after which the processor
+ * may or may not have done what was asked: retried, never taken as a decline.
+ */
+export const PROCESSOR_TRANSIENT: readonly ReasonCode[] = ['PROCESSOR_TIMEOUT', 'ISSUER_UNAVAILABLE', 'UNAVAILABLE']

@@ -31,7 +31,16 @@ import {
   parseAuthorizationContext,
   vehicleSpend,
 } from './authorization.context.ts'
-import { findSession, insertSession, lockSession, type SessionRow, updateSession, updateSessionReturning } from './session.repository.ts'
+import { PROCESSOR_TRANSIENT } from '../processor/payment-processor.ts'
+import {
+  findSession,
+  insertSession,
+  lockSession,
+  type SessionRow,
+  UNRECORDED_HOLD_STATES,
+  updateSession,
+  updateSessionReturning,
+} from './session.repository.ts'
 
 type VehicleCaller = Extract<Caller, { role: 'vehicle' }>
 
@@ -190,7 +199,8 @@ export async function requestFuelAuthorization(
     allowPartial: true,
   })
   if (!auth.ok) {
-    const state = auth.reason.code === 'PROCESSOR_TIMEOUT' || auth.reason.code === 'ISSUER_UNAVAILABLE' ? 'failed' : 'declined'
+    // Unsure (timeout, unavailable): failed, and whatever the processor may hold is released; else declined.
+    const state = PROCESSOR_TRANSIENT.includes(auth.reason.code) ? 'failed' : 'declined'
     await db.transaction().execute(async (tx) => {
       // A failed session stays unsettled until the processor confirms it
       // holds nothing for it (releaseUnrecordedHold; the sweeper retries).
@@ -388,11 +398,6 @@ async function abandonHold(deps: CloudDeps, sessionId: string, authId: string): 
   if (row && UNRECORDED_HOLD_STATES.includes(row.state) && !row.settled_at) await releaseUnrecordedHold(deps, row)
 }
 
-/** Session states that never recorded a hold; while unsettled, the processor may still hold money for them. */
-export const UNRECORDED_HOLD_STATES = ['failed', 'declined']
-
-/** Processor answers after which it may or may not hold the money. */
-const UNSURE = ['PROCESSOR_TIMEOUT', 'ISSUER_UNAVAILABLE', 'UNAVAILABLE']
 
 /** How often the sweeper asks again about an unrecorded hold while the processor is unsure. */
 export const UNRECORDED_HOLD_RETRY_MS = 5 * 60_000
@@ -469,13 +474,13 @@ export async function releaseUnrecordedHold(
           idempotencyKey: `auth:${sessionId}`,
           allowPartial: true,
         })
-        if (!again.ok && UNSURE.includes(again.reason.code)) return unsure(again.reason.code, 'the processor is still unsure of a failed hold; will retry', null)
+        if (!again.ok && PROCESSOR_TRANSIENT.includes(again.reason.code)) return unsure(again.reason.code, 'the processor is still unsure of a failed hold; will retry', null)
         if (again.ok) authId = again.value.authId
       }
     }
     if (authId) {
       const v = await deps.processor.void({ authId, idempotencyKey: `void:${sessionId}` })
-      if (!v.ok && UNSURE.includes(v.reason.code)) return unsure(v.reason.code, 'could not void a hold the session never recorded; will retry', authId)
+      if (!v.ok && PROCESSOR_TRANSIENT.includes(v.reason.code)) return unsure(v.reason.code, 'could not void a hold the session never recorded; will retry', authId)
       // Refused for good (already voided, lapsed): nothing is held under it.
       if (!v.ok) deps.log.warn({ sessionId, authId, code: v.reason.code }, 'the processor refused to void a hold the session never recorded: nothing held')
       else deps.log.warn({ sessionId }, 'voided a hold the session never recorded')

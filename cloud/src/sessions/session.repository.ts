@@ -5,6 +5,9 @@ import type { Db, SessionTable, Tables } from '../db/database.ts'
 
 export type SessionRow = Selectable<SessionTable>
 
+/** Session states that never recorded a hold; while unsettled, the processor may still hold money for them. */
+export const UNRECORDED_HOLD_STATES: string[] = ['failed', 'declined']
+
 export async function insertSession(db: Db, row: Insertable<SessionTable>): Promise<boolean> {
   const r = await db
     .insertInto('sessions')
@@ -97,7 +100,6 @@ export async function vehicleSpendSince(db: Db, vehicleId: string, since: Date):
   return Number(r.rows[0]?.total ?? 0)
 }
 
-/** vehicleSpendSince for two times at once (the day and the month), in one read. */
 /**
  * Sessions whose hold has outlived its time, whose settlement was decided but
  * not finished, or that may have a processor hold they never recorded.
@@ -114,11 +116,11 @@ export function sessionsDue(db: Db, now: Date, limit: number, unrecordedRetryMs:
         eb.and([eb('state', '=', 'requested'), eb('created_at', '<', new Date(now.getTime() - 5 * 60_000))]),
         // A hold the processor may have placed but the session never recorded
         // (authorization.service.ts), asked about again every few minutes.
-        eb.and([eb('state', 'in', ['failed', 'declined']), eb('updated_at', '<', new Date(now.getTime() - unrecordedRetryMs))]),
+        eb.and([eb('state', 'in', UNRECORDED_HOLD_STATES), eb('updated_at', '<', new Date(now.getTime() - unrecordedRetryMs))]),
       ]),
     )
     // Those last: a processor that stays unsure must not keep the sweeper from expiring holds.
-    .orderBy(sql`state IN ('failed', 'declined')`)
+    .orderBy((eb) => eb('state', 'in', UNRECORDED_HOLD_STATES))
     .orderBy('created_at')
     .limit(limit)
     .execute()

@@ -22,8 +22,17 @@ import { refuse } from '../errors/errors.ts'
 import { type IdempotentAnswer, idempotencyDoneCte } from '../idempotency/idempotency.repository.ts'
 import { capturePostings, entryCtes, lateCapturePostings, postEntry, releasePostings } from '../ledger/ledger.repository.ts'
 import { appendOutbox, type OutboxEventInput, outboxCte } from '../outbox/outbox.repository.ts'
-import { findSession, findSessionForCaller, lockSession, type SessionRow, updateSession, updateSessionReturning } from './session.repository.ts'
-import { releaseUnrecordedHold, UNRECORDED_HOLD_RETRY_MS, UNRECORDED_HOLD_STATES } from './authorization.service.ts'
+import {
+  findSession,
+  findSessionForCaller,
+  lockSession,
+  type SessionRow,
+  UNRECORDED_HOLD_STATES,
+  updateSession,
+  updateSessionReturning,
+} from './session.repository.ts'
+import { PROCESSOR_TRANSIENT as TRANSIENT } from '../processor/payment-processor.ts'
+import { releaseUnrecordedHold, UNRECORDED_HOLD_RETRY_MS } from './authorization.service.ts'
 import { toReceipt, toSessionView } from './session.view.ts'
 
 /**
@@ -274,8 +283,6 @@ function voidedHold(row: SessionRow): boolean {
   )
 }
 
-/** Processor answers that may go away by themselves: the settlement is retried, not failed. */
-const TRANSIENT: ReasonCode[] = ['PROCESSOR_TIMEOUT', 'ISSUER_UNAVAILABLE', 'UNAVAILABLE']
 
 function saleReason(sale: SaleRecord): { reason_code: string | null; reason_message: string | null } {
   const map: Partial<Record<SaleRecord['outcome'], ReasonCode>> = {
