@@ -11,7 +11,7 @@ import { type Caller, callerScope, type Role } from './auth/caller.ts'
 import { consolePlugin } from './console/console.plugin.ts'
 import type { Tables } from './db/database.ts'
 import type { CloudDeps } from './deps.ts'
-import { errorHandler, errorResponse, notFoundHandler, refuse } from './errors/errors.ts'
+import { errorHandler, errorResponse, isFuelpayError, notFoundHandler, refuse } from './errors/errors.ts'
 import { abandonIdempotent, beginIdempotent, completeIdempotent } from './idempotency/idempotency.repository.ts'
 import { requestHash } from './idempotency/request-hash.ts'
 import { keysRoutes } from './keys/keys.routes.ts'
@@ -80,7 +80,13 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
   app.decorateRequest('caller', null)
   app.decorateRequest('idem', null)
   app.decorateRequest('prefetched', undefined)
-  app.setErrorHandler(errorHandler)
+  app.setErrorHandler((err, request, reply) => {
+    // "Not yet" is no answer: an earlier attempt still running (this request
+    // took over its stale claim) stores its answer in this claim, so the
+    // claim is left in progress, neither stored nor freed.
+    if (isFuelpayError(err) && err.code === 'IDEMPOTENCY_IN_PROGRESS') request.idem = null
+    errorHandler(err, request, reply)
+  })
   app.setNotFoundHandler(notFoundHandler)
 
   await app.register(swagger, {
@@ -117,10 +123,7 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
     request.idem = null
     const body = typeof payload === 'string' ? payload : Buffer.isBuffer(payload) ? payload.toString('utf8') : JSON.stringify(payload ?? null)
     try {
-      // "Not yet" is no answer. An earlier attempt still running (this request
-      // took over its stale claim) will store its answer in this claim, so it
-      // is left in progress, neither stored nor freed; a 5xx frees the key.
-      if (reply.statusCode === 409 && body.includes('"IDEMPOTENCY_IN_PROGRESS"')) return payload
+      // A 5xx frees the key for a retry.
       if (reply.statusCode >= 500) await abandonIdempotent(deps.db, idem.scope, idem.key)
       else await completeIdempotent(deps.db, idem.scope, idem.key, reply.statusCode, body)
     } catch (err) {

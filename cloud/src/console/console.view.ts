@@ -18,6 +18,7 @@ import {
   type VolumeUnit,
 } from '@fuelpay/proto'
 import type { SessionRow } from '../sessions/session.repository.ts'
+import { authorizedPriceIfDifferent } from '../sessions/session.view.ts'
 
 /**
  * Pure mapping from rows and telemetry to the console's wire shapes
@@ -128,7 +129,7 @@ export function saleSummary(row: SessionRow) {
   const amountMinor = Number(sale.amountMinor ?? 0)
   const currency = currencyOf(row.currency)
   const sold = Number.isInteger(sale.unitPriceMilli) && Number(sale.unitPriceMilli) > 0 ? Number(sale.unitPriceMilli) : undefined
-  const authorized = sale.grade ? (row.prices as Record<string, number> | null)?.[sale.grade] : undefined
+  const authorized = sold !== undefined ? authorizedPriceIfDifferent(row, sale) : undefined
   return {
     outcome: sale.outcome.slice(0, 40),
     ...(sale.grade ? { grade: sale.grade as Grade } : {}),
@@ -137,8 +138,6 @@ export function saleSummary(row: SessionRow) {
     amountMinor,
     amountText: formatAmount(amountMinor, currency),
     ...(sold !== undefined ? { priceText: formatUnitPrice(sold, currency, row.volume_unit) } : {}),
-    ...(sold !== undefined && Number.isInteger(authorized) && authorized !== sold
-      ? { authorizedPriceText: formatUnitPrice(Number(authorized), currency, row.volume_unit) }
-      : {}),
+    ...(authorized !== undefined ? { authorizedPriceText: formatUnitPrice(authorized, currency, row.volume_unit) } : {}),
   }
 }

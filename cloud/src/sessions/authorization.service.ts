@@ -227,21 +227,22 @@ export async function requestFuelAuthorization(
     throw refuse(auth.reason.code, auth.reason.message)
   }
 
-  const placeHold = async (auth: { authId: string; approvedMinor: number }): Promise<FuelAuthorizationResponse> => {
-    const holdMinor = Math.min(auth.approvedMinor, requestedMinor)
-    const maxVolumeMilli = maxVolumeForAmount(holdMinor, highestPrice, currency)
-    if (maxVolumeMilli === 0) {
-      // Declined by us but held by the processor: settled once the void is confirmed.
-      await updateSession(db, sessionId, {
-        state: 'declined',
-        processor_auth_id: auth.authId,
-        reason_code: 'AMOUNT_OUT_OF_RANGE',
-        reason_message: 'approved amount buys no fuel',
-      })
-      await releaseUnrecordedHold(deps, { id: sessionId, payment_method_id: pm.id, requested_amount_minor: requestedMinor, currency, processor_auth_id: auth.authId })
-      throw refuse('AMOUNT_OUT_OF_RANGE', 'approved amount buys no fuel')
-    }
+  const holdMinor = Math.min(auth.value.approvedMinor, requestedMinor)
+  const maxVolumeMilli = maxVolumeForAmount(holdMinor, highestPrice, currency)
+  if (maxVolumeMilli === 0) {
+    // Declined by us but held by the processor: settled once the void is confirmed (the sweeper retries).
+    await updateSession(db, sessionId, {
+      state: 'declined',
+      processor_auth_id: auth.value.authId,
+      reason_code: 'AMOUNT_OUT_OF_RANGE',
+      reason_message: 'approved amount buys no fuel',
+    })
+    await releaseUnrecordedHold(deps, { id: sessionId, payment_method_id: pm.id, requested_amount_minor: requestedMinor, currency, processor_auth_id: auth.value.authId })
+    throw refuse('AMOUNT_OUT_OF_RANGE', 'approved amount buys no fuel')
+  }
 
+  // Signing and recording the hold; if either fails the processor holds money the session does not show.
+  const placeHold = async (auth: { authId: string }): Promise<FuelAuthorizationResponse> => {
     const jti = newNonce()
     const iat = Math.floor(nowMs / 1000)
     const exp = iat + deps.config.pumpAuthorizationTtlS

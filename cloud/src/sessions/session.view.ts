@@ -3,6 +3,15 @@ import type { SessionRow } from './session.repository.ts'
 
 const iso = (d: Date | string) => new Date(d).toISOString()
 
+/**
+ * The unit price recorded with the hold for the grade a sale names, when the
+ * station sold at another (an operator changed the price meanwhile); else undefined.
+ */
+export function authorizedPriceIfDifferent(row: Pick<SessionRow, 'prices'>, sale: { grade?: string; unitPriceMilli?: number }): number | undefined {
+  const authorized = sale.grade ? (row.prices as Record<string, number> | null)?.[sale.grade] : undefined
+  return Number.isInteger(authorized) && Number.isInteger(sale.unitPriceMilli) && authorized !== sale.unitPriceMilli ? authorized : undefined
+}
+
 export function toSessionView(row: SessionRow): SessionView {
   const view: SessionView = {
     sessionId: row.id,

@@ -33,7 +33,7 @@ import {
 } from './session.repository.ts'
 import { PROCESSOR_TRANSIENT as TRANSIENT } from '../processor/payment-processor.ts'
 import { releaseUnrecordedHold, UNRECORDED_HOLD_RETRY_MS } from './authorization.service.ts'
-import { toReceipt, toSessionView } from './session.view.ts'
+import { authorizedPriceIfDifferent, toReceipt, toSessionView } from './session.view.ts'
 
 /**
  * Settlement, in two steps so that the processor is never called inside a
@@ -191,6 +191,8 @@ function saleDecision(row: SessionRow, sale: SaleRecord, voidFirst: boolean): Sa
     if (!sameSale(row.sale as unknown as SaleRecord, sale)) throw refuse('SALE_MISMATCH', 'session already has another sale')
     return { kind: 'join' }
   }
+  // The console sees when the station sold at another price than the hold's.
+  const authorizedUnitPriceMilli = authorizedPriceIfDifferent(row, sale)
   const saleEvent = (extra: Record<string, unknown>): OutboxEventInput => ({
     kind: 'session.sale',
     aggregateId: row.id,
@@ -204,7 +206,7 @@ function saleDecision(row: SessionRow, sale: SaleRecord, voidFirst: boolean): Sa
       volumeMilli: sale.volumeMilli,
       amountMinor: sale.amountMinor,
       seq: sale.seq,
-      ...authorizedPriceIfDifferent(row, sale),
+      ...(authorizedUnitPriceMilli !== undefined ? { authorizedUnitPriceMilli } : {}),
       ...extra,
     },
   })
@@ -294,12 +296,6 @@ function saleReason(sale: SaleRecord): { reason_code: string | null; reason_mess
   }
   const code = map[sale.outcome]
   return { reason_code: code ?? null, reason_message: code ? `sale outcome ${sale.outcome}` : null }
-}
-
-/** The price the cloud authorized, when the station sold at another one (the operator changed it meanwhile). */
-function authorizedPriceIfDifferent(row: SessionRow, sale: SaleRecord): { authorizedUnitPriceMilli?: number } {
-  const authorized = sale.grade ? (row.prices as Record<string, number>)[sale.grade] : undefined
-  return authorized !== undefined && sale.unitPriceMilli !== undefined && authorized !== sale.unitPriceMilli ? { authorizedUnitPriceMilli: authorized } : {}
 }
 
 /** Why a sale does not belong to its session, or undefined when it does. */
