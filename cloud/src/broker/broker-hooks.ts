@@ -78,10 +78,14 @@ export function createBrokerHooks(opts: BrokerHooksOptions): BrokerHooks {
   const connects = new WeakMap<Client, ConnectInfo>()
   const identities = new WeakMap<Client, Identity>()
   /**
-   * When each car's credential expires (ms): a car's connection does not
-   * outlive its credential, so a car whose key was revoked (it gets no new
-   * credential) loses the broker within one credential lifetime. The agent
-   * opens a fresh link before a session when its credential is near its end.
+   * When each car's credential expires (ms, with the clock skew the check
+   * allows): past it, the car's next publish, subscribe or delivery is
+   * refused and the connection closed, so a car whose key was revoked (it
+   * gets no new credential) can do nothing on the broker after one
+   * credential lifetime; an idle one stays connected, reading and sending
+   * nothing. Checked against the injected clock, per message (a map lookup).
+   * The agent opens a fresh link before a session when its credential is
+   * near its end.
    * Stations and the cloud keep links for days and reconnect on their own
    * schedule; cutting theirs at expiry could drop a pump's reply mid-session.
    */
