@@ -60,7 +60,10 @@ export async function startCloud(config: CloudConfig, opts: StartCloudOptions = 
     closers.length = 0
   }
   try {
-    const database = await openCloudDatabase(config)
+    const database = await openCloudDatabase({
+      ...config,
+      onConnectionLost: (err) => log.warn({ err }, 'database connection lost; the next query opens a new one'),
+    })
     closers.push(() => database.close())
     const { db } = database
     const keys = await createKeyRing({ db, log, nowMs, maxAgeMs: config.signingKeyMaxAgeMs })

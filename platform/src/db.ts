@@ -42,7 +42,17 @@ export interface OpenDatabaseOptions {
   idleTimeoutMs?: number
   /** Open this many pooled connections before returning, so the first requests do not pay for them. */
   warmConnections?: number
+  /**
+   * Told when the server ends an idle pooled connection (a restart, a
+   * failover, an administrator): the pool drops it and the next query opens
+   * a new one. Without a listener pg would throw it from the socket and end
+   * the process.
+   */
+  onConnectionLost?: (err: Error) => void
 }
+
+/** How long close() waits for the server to see the pool's connections go. */
+const CLOSE_WAIT_MS = 5000
 
 /** Executions of one SQL text before it is prepared; rarer shapes (long IN lists) stay unnamed. */
 const PREPARE_AFTER = 3
@@ -139,11 +149,33 @@ export async function openDatabase<DB>(opts: OpenDatabaseOptions): Promise<Datab
           oid === INT8_OID || oid === NUMERIC_OID ? toNumber : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
       },
     })
+    // pg's pool.end() resolves once it has asked each connection to end, not
+    // when they have: count them out, so a database dropped right after close()
+    // (tests) or a process exiting does not cut a session mid-goodbye.
+    const open = new Set<pg.PoolClient>()
+    let allClosed: (() => void) | undefined
+    const gone = (client: pg.PoolClient) => {
+      open.delete(client)
+      if (open.size === 0) allClosed?.()
+    }
+    pool.on('connect', (client) => open.add(client))
+    pool.on('remove', gone)
+    pool.on('error', (err, client) => {
+      gone(client)
+      opts.onConnectionLost?.(err)
+    })
     const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) })
     // Kysely ends the pool only if it ever used it: end it here in any case.
     const close = async () => {
       await db.destroy()
       if (!pool.ended) await pool.end()
+      if (open.size === 0) return
+      let timer: NodeJS.Timeout | undefined
+      await new Promise<void>((resolve) => {
+        allClosed = resolve
+        timer = setTimeout(resolve, CLOSE_WAIT_MS)
+      })
+      clearTimeout(timer)
     }
     const warm = Math.min(opts.warmConnections ?? 0, opts.poolSize ?? 10)
     if (warm > 0) {

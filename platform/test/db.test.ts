@@ -1,4 +1,6 @@
+import type { Socket } from 'node:net'
 import { sql } from 'kysely'
+import type pg from 'pg'
 import t from 'tap'
 import { createStatementNames, openDatabase } from '../src/db.ts'
 import { createTestDatabase, postgresReachable } from '../src/test-db.ts'
@@ -85,4 +87,42 @@ t.test('postgres: warm connections are open before the handle is returned, and k
   t.equal(h.pool?.totalCount, 3, 'three connections opened')
   t.equal(h.pool?.idleCount, 3, 'and handed back to the pool')
   t.equal(cold.pool?.totalCount, 0, 'none without warmConnections')
+})
+
+t.test('postgres: a pooled connection the server ends (restart, failover, admin) is dropped, not a crash; the next query reconnects', { skip: noPostgres }, async (t) => {
+  process.env.FUELPAY_TEST_DB = 'postgres'
+  const tdb = await createTestDatabase()
+  const lost: string[] = []
+  const h = await openDatabase({ url: tdb.url, poolSize: 3, warmConnections: 3, onConnectionLost: (err) => lost.push((err as { code?: string }).code ?? '') })
+  t.teardown(async () => {
+    await h.close()
+    await tdb.cleanup()
+  })
+  const admin = await openDatabase({ url: tdb.url, poolSize: 1 })
+  const ended = await sql<{ n: number }>`select count(pg_terminate_backend(pid))::int as n from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()`.execute(admin.db)
+  await admin.close()
+  t.equal(ended.rows[0]?.n, 3, 'the three idle connections were ended by the server')
+  const until = Date.now() + 5000
+  while (lost.length < 3 && Date.now() < until) await new Promise((r) => setTimeout(r, 20))
+  t.same(lost, ['57P01', '57P01', '57P01'], 'each loss is reported with its code')
+  const r = await sql<{ one: number }>`select 1 as one`.execute(h.db)
+  t.equal(r.rows[0]?.one, 1, 'the next query opens a new connection')
+})
+
+t.test('postgres: close() returns once every connection has ended, not once each was asked to', { skip: noPostgres }, async (t) => {
+  process.env.FUELPAY_TEST_DB = 'postgres'
+  const tdb = await createTestDatabase()
+  t.teardown(tdb.cleanup)
+  const h = await openDatabase({ url: tdb.url, poolSize: 4 })
+  const clients: pg.PoolClient[] = []
+  h.pool?.on('connect', (c) => clients.push(c))
+  await Promise.all([1, 2, 3, 4].map(() => sql`select pg_sleep(0.05)`.execute(h.db)))
+  t.equal(clients.length, 4, 'four connections in use')
+  await h.close()
+  const sockets = clients.map((c) => (c as unknown as { connection: { stream: Socket } }).connection.stream)
+  t.same(
+    sockets.map((s) => s.readyState === 'closed' || s.destroyed),
+    [true, true, true, true],
+    'every socket is closed when close() returns',
+  )
 })

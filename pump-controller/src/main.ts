@@ -34,6 +34,7 @@ async function main() {
     url: config.databaseUrl,
     dataDir: config.databaseUrl ? undefined : join(dataDir, 'journal'),
     schema: config.journalSchema,
+    onConnectionLost: (err) => log.warn({ err }, 'journal database connection lost; the next query opens a new one'),
   })
   const cloud = createCloudClient({
     baseUrl: config.cloudUrl,

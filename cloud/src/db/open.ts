@@ -17,6 +17,8 @@ export async function openCloudDatabase(opts: {
   poolSize?: number
   /** Repeated statements run prepared (default true). */
   dbPrepare?: boolean
+  /** Told when the server ends a pooled connection (the pool opens a new one). */
+  onConnectionLost?: (err: Error) => void
 }): Promise<DatabaseHandle<Tables>> {
   const handle = await openDatabase<Tables>({
     url: opts.databaseUrl,
@@ -26,6 +28,7 @@ export async function openCloudDatabase(opts: {
     // and open a few at start, so a burst after a quiet spell does not wait.
     idleTimeoutMs: 300_000,
     warmConnections: 4,
+    ...(opts.onConnectionLost ? { onConnectionLost: opts.onConnectionLost } : {}),
     dataDir: opts.databaseUrl ? undefined : opts.dataDir ? join(opts.dataDir, 'pglite') : undefined,
   })
   if (opts.migrate ?? true) {

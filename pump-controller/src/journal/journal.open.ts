@@ -14,11 +14,14 @@ export async function openJournal(opts: {
   /** A PostgreSQL schema of its own (many stations in one database). */
   schema?: string | undefined
   poolSize?: number
+  /** Told when the server ends a pooled connection (the pool opens a new one). */
+  onConnectionLost?: (err: Error) => void
 }): Promise<{ journal: Journal; close(): Promise<void> }> {
   const handle = await openDatabase<JournalTables>({
     url: opts.url,
     dataDir: opts.dataDir,
     poolSize: opts.poolSize ?? 4,
+    ...(opts.onConnectionLost ? { onConnectionLost: opts.onConnectionLost } : {}),
   })
   try {
     await migrateJournal(handle.db, opts.schema)
