@@ -32,6 +32,8 @@ export interface OutboxReaderOptions {
   afterId?: number
   operatorId?: string
   pollMs?: number
+  /** First wait before listening again after the LISTEN connection is lost (doubles to 30 s). */
+  relistenMs?: number
   gapTimeoutMs?: number
   batch?: number
   nowMs?: () => number
@@ -41,6 +43,9 @@ export function createOutboxReader(opts: OutboxReaderOptions): OutboxReader {
   const db: Db = opts.handle.db
   const now = opts.nowMs ?? Date.now
   const pollMs = opts.pollMs ?? 1000
+  const relistenMs = opts.relistenMs ?? 1000
+  let relistenTimer: NodeJS.Timeout | undefined
+  let relistenAttempt = 0
   const gapTimeoutMs = opts.gapTimeoutMs ?? 10_000
   const batch = opts.batch ?? 200
   let cursor = opts.afterId ?? 0
@@ -125,14 +130,54 @@ export function createOutboxReader(opts: OutboxReaderOptions): OutboxReader {
     if (opts.handle.url) {
       const pg = (await import('pg')).default
       const client = new pg.Client({ connectionString: opts.handle.url, connectionTimeoutMillis: 5000 })
-      client.on('error', (err) => opts.log.warn({ err }, 'outbox listener connection lost; polling only'))
+      let lost = false
+      const onLost = (err?: Error) => {
+        if (lost) return
+        lost = true
+        if (!running) return
+        opts.log.warn({ err }, 'outbox listener connection lost; polling until it is back')
+        relisten()
+      }
+      client.on('error', onLost)
+      client.on('end', () => onLost())
       client.on('notification', wake)
-      await client.connect()
-      await client.query(`LISTEN ${OUTBOX_CHANNEL}`)
+      try {
+        await client.connect()
+        await client.query(`LISTEN ${OUTBOX_CHANNEL}`)
+      } catch (err) {
+        lost = true
+        await client.end().catch(() => {})
+        throw err
+      }
       unlisten = async () => {
+        lost = true
         await client.end().catch(() => {})
       }
     }
+  }
+
+  /** Listens again after a lost connection, backing off to 30 s; reads what came meanwhile. */
+  function relisten(): void {
+    const delay = Math.min(30_000, relistenMs * 2 ** Math.min(relistenAttempt++, 15))
+    relistenTimer = setTimeout(async () => {
+      relistenTimer = undefined
+      if (!running) return
+      try {
+        await listen()
+        if (!running) {
+          await unlisten?.().catch(() => {})
+          return
+        }
+        relistenAttempt = 0
+        opts.log.info('outbox listener back')
+        void poll()
+      } catch (err) {
+        if (!running) return
+        opts.log.warn({ err }, 'outbox LISTEN failed; will try again')
+        relisten()
+      }
+    }, delay)
+    relistenTimer.unref?.()
   }
 
   return {
@@ -142,7 +187,8 @@ export function createOutboxReader(opts: OutboxReaderOptions): OutboxReader {
       try {
         await listen()
       } catch (err) {
-        opts.log.warn({ err }, 'outbox LISTEN failed; polling only')
+        opts.log.warn({ err }, 'outbox LISTEN failed; polling until it works')
+        relisten()
       }
       const tick = () => {
         timer = setTimeout(async () => {
@@ -157,6 +203,7 @@ export function createOutboxReader(opts: OutboxReaderOptions): OutboxReader {
     async stop() {
       running = false
       if (timer) clearTimeout(timer)
+      if (relistenTimer) clearTimeout(relistenTimer)
       await inFlight
       await unlisten?.().catch(() => {})
       unlisten = undefined
