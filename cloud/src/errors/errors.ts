@@ -16,13 +16,35 @@ export function isFuelpayError(e: unknown): e is FuelpayError {
   return e instanceof FuelpayError
 }
 
-/** The HTTP status and body for any thrown value; internal errors say nothing of their cause. */
+/**
+ * PostgreSQL or the way to it is down or restarting: the server's codes for
+ * a connection it ended or cannot take (57P01-03, 53300, class 08) and the
+ * socket's own errors. A retry will do; it is no bug of ours.
+ */
+const DATABASE_DOWN_CODES = new Set(['57P01', '57P02', '57P03', '53300', 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN'])
+const DATABASE_DOWN_MESSAGES = /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error)/
+
+export function isDatabaseUnavailable(err: unknown): boolean {
+  if (!err || typeof err !== 'object') return false
+  const code = (err as { code?: unknown }).code
+  if (typeof code === 'string' && (DATABASE_DOWN_CODES.has(code) || /^08[0-9A-Z]{3}$/.test(code))) return true
+  return DATABASE_DOWN_MESSAGES.test(String((err as { message?: unknown }).message ?? ''))
+}
+
+/**
+ * The HTTP status and body for any thrown value; internal errors say nothing
+ * of their cause. `unavailable`: the database could not be reached (503
+ * UNAVAILABLE, worth a retry), `internal`: anything else unexpected (500).
+ */
 export function errorResponse(
   err: unknown,
   requestId?: string,
-): { status: number; body: ErrorBody; internal: boolean } {
+): { status: number; body: ErrorBody; internal: boolean; unavailable: boolean } {
   if (isFuelpayError(err)) {
-    return { status: err.httpStatus, body: { error: err.toReason(), requestId }, internal: false }
+    return { status: err.httpStatus, body: { error: err.toReason(), requestId }, internal: false, unavailable: false }
+  }
+  if (isDatabaseUnavailable(err)) {
+    return { status: 503, body: { error: reason('UNAVAILABLE', 'database unavailable'), requestId }, internal: false, unavailable: true }
   }
   const code = mapFrameworkError(err as FastifyError)
   const r = REASONS[code]
@@ -32,6 +54,7 @@ export function errorResponse(
     status: r.httpStatus,
     body: { error: reason(code, detail || undefined), requestId },
     internal: code === 'INTERNAL',
+    unavailable: false,
   }
 }
 
@@ -58,9 +81,12 @@ function mapFrameworkError(err: FastifyError | undefined): ReasonCode {
 
 /** fastify error handler: logs internal errors in full, answers with the wire form only. */
 export function errorHandler(err: unknown, request: FastifyRequest, reply: FastifyReply): void {
-  const { status, body, internal } = errorResponse(err, String(request.id))
+  const { status, body, internal, unavailable } = errorResponse(err, String(request.id))
   if (internal) request.log.error({ err }, 'internal error')
-  else request.log.info({ code: body.error.code }, 'refused')
+  else if (unavailable) {
+    request.log.warn({ err }, 'database unavailable')
+    void reply.header('retry-after', '1')
+  } else request.log.info({ code: body.error.code }, 'refused')
   void reply.status(status).send(body)
 }
 
