@@ -38,7 +38,6 @@ t.test('controller and cloud failures lose no sale and settle none twice', { ski
   t.ok(world.databaseUrl, 'PostgreSQL: the database outlives the cloud process')
   if (!world.databaseUrl) return
   const db = await openDatabase<any>({ url: world.databaseUrl })
-  db.pool?.on('error', () => {})
   t.teardown(() => db.close())
   // The station's journal in PostgreSQL too (a schema of its own), so a SIGKILL cannot tear it.
   const controllerArgs = [...SIM, '--database-url', world.databaseUrl, '--journal-schema', 'pc_st_e2e']
@@ -121,6 +120,22 @@ t.test('controller and cloud failures lose no sale and settle none twice', { ski
     await eventually('backlog drained', async () => ((await health()).backlog === 0 ? true : undefined), 30_000, 250)
   })
 
+  await t.test('the database drops every connection (a restart, a failover): cloud and station carry on', async (t) => {
+    const ended = await sql<{ n: number }>`
+      SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity
+      WHERE datname = current_database() AND pid <> pg_backend_pid()`.execute(db.db)
+    t.ok((ended.rows[0]?.n ?? 0) >= 3, `the server ended ${ended.rows[0]?.n} sessions (cloud pool and listener, station journal)`)
+    const before = await totalizer(world.dir, 1)
+    const auth = await fuelAuthorization(world, world.vehicle, { station: A, pump: 1, amountMinor: 2000, grade: 'diesel' })
+    const requestId = await car.authorize(A, 1, auth.token)
+    await car.waitFor((m) => m.type === 'pump-authorized' && m.requestId === requestId)
+    const s = await captured(auth.sessionId)
+    const pumped = (await totalizer(world.dir, 1)) - before
+    t.ok(pumped > 0, `${pumped} mL pumped`)
+    t.equal(s.capturedMinor, amountForVolume(pumped, PRICE, 'EUR'), 'the next session is held, pumped and captured')
+    t.same(await settlements(auth.sessionId), ['hold', 'capture', 'release'])
+  })
+
   const ledger = await adminGet(world.httpUrl, world.adminToken, '/v1/admin/ledger/verify')
   t.equal(ledger.ok, true, 'ledger verifies after the crashes')
 })
@@ -140,7 +155,6 @@ t.test('a station that comes back after the cloud expired the hold: the sale is 
   t.ok(world.databaseUrl, 'PostgreSQL: the test reads the ledger rows')
   if (!world.databaseUrl) return
   const db = await openDatabase<any>({ url: world.databaseUrl })
-  db.pool?.on('error', () => {})
   t.teardown(() => db.close())
   const controllerArgs = [...SIM, '--database-url', world.databaseUrl, '--journal-schema', 'pc_st_late']
   await world.startController(controllerArgs)

@@ -138,7 +138,6 @@ t.test('authorize, fuel, complete, capture through Mosquitto', { skip }, async (
   // Telemetry reached the cloud's own client through Mosquitto too (retained pump state -> pump_status).
   if (world.databaseUrl) {
     const db = await openDatabase<any>({ url: world.databaseUrl })
-    db.pool?.on('error', () => {})
     try {
       const rows = await eventually('pump state at the cloud', async () => {
         const r = await sql<{ pump: number }>`SELECT pump FROM pump_status WHERE station_id = ${world.station.id}`.execute(db.db)

@@ -35,8 +35,6 @@ export async function makeCloud(t: Tap, opts: { env?: Record<string, string>; fa
     for (const c of closers.reverse()) await c()
   })
   const handle = await openDatabase<Tables>({ url: tdb.url, dataDir: tdb.dataDir })
-  // Dropping the test database ends idle pooled clients; that is the point, not an error.
-  handle.pool?.on('error', () => {})
   closers.push(() => handle.close())
   await migrateToLatest(handle.db)
   const clock = { now: Date.now() }

@@ -9,7 +9,6 @@ import { createSimProcessor } from '../../src/processor/sim-processor.ts'
 async function setup(t: { teardown(fn: () => unknown): void }) {
   const tdb = await createTestDatabase()
   const handle = await openDatabase<Tables>({ url: tdb.url, dataDir: tdb.dataDir })
-  handle.pool?.on('error', () => {})
   t.teardown(async () => {
     await handle.close()
     await tdb.cleanup()
