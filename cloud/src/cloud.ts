@@ -9,6 +9,7 @@ import type { Tables } from './db/database.ts'
 import { openCloudDatabase } from './db/open.ts'
 import type { CloudDeps } from './deps.ts'
 import { purgeExpiredIdempotencyKeys } from './idempotency/idempotency.repository.ts'
+import { purgeOutbox } from './outbox/outbox.repository.ts'
 import { passwordFromFile } from './keys/credentials.service.ts'
 import { createKeyRing } from './keys/key-ring.ts'
 import { type CloudLink, createCloudLink } from './mqtt/cloud-link.ts'
@@ -109,6 +110,7 @@ export async function startCloud(config: CloudConfig, opts: StartCloudOptions = 
         await expireSessions(deps)
         await purgeExpiredIdempotencyKeys(db, now)
         await forgetExpiredAssertions(db, now)
+        await purgeOutbox(db, new Date(now.getTime() - config.outboxRetentionMs))
       })()
         .catch((err) => log.warn({ err }, 'sweep failed'))
         .finally(() => {

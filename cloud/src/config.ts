@@ -34,6 +34,8 @@ export interface CloudConfig {
   readonly processorTimeoutMs: number
   /** Idempotency keys are kept at least this long (issue 3: >= 24 h). */
   readonly idempotencyTtlMs: number
+  /** Outbox events (console feed, GET /v1/events) are deleted after this; settlement-failed alerts are kept. */
+  readonly outboxRetentionMs: number
   /** Refuse fuel authorizations that carry no position (geofence cannot be checked). */
   readonly requirePosition: boolean
   /** Extra metres of GPS accuracy allowed on top of a station's geofence radius, at most. */
@@ -122,6 +124,7 @@ export function loadConfig(env: Env = process.env): CloudConfig {
     expirySweepMs: int(env, 'FUELPAY_EXPIRY_SWEEP_MS', 30_000, 100, 3_600_000, errors),
     processorTimeoutMs: int(env, 'FUELPAY_PROCESSOR_TIMEOUT_MS', 5000, 10, 120_000, errors),
     idempotencyTtlMs: int(env, 'FUELPAY_IDEMPOTENCY_TTL_MS', 48 * 3_600_000, 24 * 3_600_000, 30 * 86_400_000, errors),
+    outboxRetentionMs: int(env, 'FUELPAY_OUTBOX_RETENTION_MS', 7 * 86_400_000, 3_600_000, 3650 * 86_400_000, errors),
     requirePosition: bool(env, 'FUELPAY_REQUIRE_POSITION', false, errors),
     maxAccuracyAllowanceM: int(env, 'FUELPAY_MAX_ACCURACY_ALLOWANCE_M', GEOFENCE_ACCURACY_ALLOWANCE_M, 0, 1000, errors),
     mqttCredentialTtlS: int(env, 'FUELPAY_MQTT_CREDENTIAL_TTL_S', 24 * 3600, 60, 30 * 86_400, errors),

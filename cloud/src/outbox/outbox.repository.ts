@@ -78,3 +78,37 @@ export async function latestOutboxId(db: Db): Promise<number> {
   const row = await db.selectFrom('outbox').select((eb) => eb.fn.max('id').as('max')).executeTakeFirst()
   return Number(row?.max ?? 0)
 }
+
+/** Kinds kept past the retention: what the console still reads (settlement-failed alerts until acknowledged). */
+const OUTBOX_KEPT_KINDS = ['session.settlement-failed']
+
+/**
+ * Deletes outbox events created before `before`, oldest first, in batches of
+ * `batch` rows, at most `maxBatches` of them per call; returns how many went.
+ * The outbox is a feed (console, GET /v1/events), not the record: sessions
+ * and the ledger are. Pump-state ticks make it grow with every session.
+ *
+ * @example await purgeOutbox(db, new Date(Date.now() - 7 * 86_400_000))
+ */
+export async function purgeOutbox(db: Db, before: Date, opts: { batch?: number; maxBatches?: number } = {}): Promise<number> {
+  const batch = opts.batch ?? 5000
+  // The first id still inside the retention (ids follow creation): rows below
+  // it are scanned by the primary key, so a purge that finds nothing is cheap.
+  const boundary = await sql<{ id: number | null }>`
+    SELECT coalesce(
+      (SELECT id FROM outbox WHERE created_at >= ${before} ORDER BY id LIMIT 1),
+      (SELECT max(id) + 1 FROM outbox)) AS id`.execute(db)
+  const below = boundary.rows[0]?.id
+  if (below === null || below === undefined) return 0
+  let total = 0
+  for (let i = 0; i < (opts.maxBatches ?? 50); i++) {
+    const r = await sql`
+      DELETE FROM outbox WHERE id IN (
+        SELECT id FROM outbox WHERE id < ${below} AND created_at < ${before} AND kind <> ALL(${OUTBOX_KEPT_KINDS}::text[])
+        ORDER BY id LIMIT ${batch})`.execute(db)
+    const n = Number(r.numAffectedRows ?? 0)
+    total += n
+    if (n < batch) break
+  }
+  return total
+}
