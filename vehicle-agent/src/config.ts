@@ -36,6 +36,9 @@ export const USAGE = `usage: vehicle-agent --vehicle-id ID --cloud-url URL --key
        [--state-dir DIR]
        ( say "pay for pump 2" | --audio file.wav | interactive )`
 
+/** The options that take a value; any other `--name` is a mistake, not something to ignore. */
+const VALUE_FLAGS = new Set(['vehicle-id', 'cloud-url', 'key-file', 'lat', 'lon', 'lang', 'speak-dir', 'state-dir'])
+
 export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): Readonly<CliConfig> {
   const flags = new Map<string, string>()
   const beacons: BeaconSighting[] = []
@@ -62,7 +65,8 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
       const m = /^(\d{1,5}):(\d{1,2}):(-?\d{1,3})(?::(-?\d{1,3}))?$/.exec(value())
       if (!m) throw new UsageError('--beacon is MAJOR:MINOR:RSSI[:TX]')
       beacons.push({ major: Number(m[1]), minor: Number(m[2]), rssi: Number(m[3]), txPower: m[4] === undefined ? -59 : Number(m[4]) })
-    } else if (a.startsWith('--')) flags.set(a.slice(2), value())
+    } else if (a.startsWith('--') && VALUE_FLAGS.has(a.slice(2))) flags.set(a.slice(2), value())
+    else if (a.startsWith('-')) throw new UsageError(`unknown option ${a}`)
     else throw new UsageError(`unexpected argument ${a}`)
   }
   const need = (k: string) => {
@@ -83,6 +87,8 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
   const lat = num('lat')
   const lon = num('lon')
   if ((lat === undefined) !== (lon === undefined)) throw new UsageError('--lat and --lon go together')
+  if (lat !== undefined && Math.abs(lat) > 90) throw new UsageError('--lat is between -90 and 90')
+  if (lon !== undefined && Math.abs(lon) > 180) throw new UsageError('--lon is between -180 and 180')
   return Object.freeze({
     vehicleId: need('vehicle-id'),
     cloudUrl: need('cloud-url'),

@@ -19,5 +19,10 @@ t.test('the command line', async (t) => {
     [...base, 'say'],
     [...base, 'bogus'],
     [...base, '--audio'],
+    // A mistyped option must not be dropped: without --lat the car has no position and finds no station.
+    [...base, '--latitude', '52.5', '--lon', '13.4', 'say', 'x'],
+    [...base, '--state_dir', '/var/lib/car', 'say', 'x'],
+    [...base, '--lat', '95', '--lon', '13.4', 'say', 'x'],
+    [...base, '--lat', '52.5', '--lon', '-181', 'say', 'x'],
   ]) t.throws(() => parseArgs(bad, {}), UsageError, bad.join(' '))
 })
