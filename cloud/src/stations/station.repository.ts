@@ -1,5 +1,6 @@
 import { sql } from 'kysely'
 import type { Db } from '../db/database.ts'
+import { refuseRepairing } from '../keys/paired-key.ts'
 
 export interface StationInput {
   id: string
@@ -23,7 +24,8 @@ export interface PumpView {
 
 /**
  * Creates or updates a station with its key, pumps and prices in one
- * transaction. Prices are history: a changed price is a new row, an
+ * transaction (a kid already paired must name the same unrevoked key:
+ * refuseRepairing). Prices are history: a changed price is a new row, an
  * unchanged one writes nothing, a grade no longer listed is withdrawn.
  */
 export async function upsertStation(db: Db, s: StationInput): Promise<void> {
@@ -43,11 +45,21 @@ export async function upsertStation(db: Db, s: StationInput): Promise<void> {
       .values({ id: s.id, ...values })
       .onConflict((oc) => oc.column('id').doUpdateSet(values))
       .execute()
-    await tx
+    const added = await tx
       .insertInto('station_keys')
       .values({ station_id: s.id, kid: s.publicJwk.kid, public_jwk: JSON.stringify(s.publicJwk) })
-      .onConflict((oc) => oc.columns(['station_id', 'kid']).doUpdateSet({ public_jwk: JSON.stringify(s.publicJwk), revoked_at: null }))
-      .execute()
+      .onConflict((oc) => oc.columns(['station_id', 'kid']).doNothing())
+      .returning('kid')
+      .executeTakeFirst()
+    if (!added) {
+      const held = await tx
+        .selectFrom('station_keys')
+        .select(['public_jwk', 'revoked_at'])
+        .where('station_id', '=', s.id)
+        .where('kid', '=', s.publicJwk.kid)
+        .executeTakeFirstOrThrow()
+      refuseRepairing(held, s.publicJwk)
+    }
     const current = await currentPrices(tx as unknown as Db, s.id)
     for (const p of s.pumps) {
       await tx

@@ -1,6 +1,11 @@
 import type { Db } from '../db/database.ts'
+import { refuseRepairing } from '../keys/paired-key.ts'
 
-/** Creates or updates a vehicle and pairs its public key (a new kid adds a key; old keys keep working until revoked). */
+/**
+ * Creates or updates a vehicle and pairs its public key (a new kid adds a
+ * key; old keys keep working until revoked). A kid already paired must name
+ * the same unrevoked key (refuseRepairing), else nothing is changed.
+ */
 export async function upsertVehicle(
   db: Db,
   v: { id: string; accountId: string; fleetId?: string | undefined; name?: string | undefined; publicJwk: { kid: string } & Record<string, unknown> },
@@ -12,11 +17,21 @@ export async function upsertVehicle(
       .values({ id: v.id, ...values })
       .onConflict((oc) => oc.column('id').doUpdateSet(values))
       .execute()
-    await tx
+    const added = await tx
       .insertInto('vehicle_keys')
       .values({ vehicle_id: v.id, kid: v.publicJwk.kid, public_jwk: JSON.stringify(v.publicJwk) })
-      .onConflict((oc) => oc.columns(['vehicle_id', 'kid']).doUpdateSet({ public_jwk: JSON.stringify(v.publicJwk), revoked_at: null }))
-      .execute()
+      .onConflict((oc) => oc.columns(['vehicle_id', 'kid']).doNothing())
+      .returning('kid')
+      .executeTakeFirst()
+    if (!added) {
+      const held = await tx
+        .selectFrom('vehicle_keys')
+        .select(['public_jwk', 'revoked_at'])
+        .where('vehicle_id', '=', v.id)
+        .where('kid', '=', v.publicJwk.kid)
+        .executeTakeFirstOrThrow()
+      refuseRepairing(held, v.publicJwk)
+    }
   })
 }
 

@@ -1,0 +1,62 @@
+import { generateSigningKey } from '@fuelpay/proto'
+import t from 'tap'
+import { ADMIN, call, makeCloud, provision, stationAuth, vehicleAuth } from '../helpers.ts'
+
+const stationBody = (w: Awaited<ReturnType<typeof provision>>, publicJwk: object) => ({
+  id: w.stationId,
+  operatorId: w.operatorId,
+  name: 'Station',
+  lat: w.lat,
+  lon: w.lon,
+  geofenceRadiusM: 80,
+  currency: 'EUR',
+  volumeUnit: 'L',
+  publicJwk,
+  pumps: [{ pump: 1, grades: [{ grade: 'diesel', unitPriceMilli: 1799 }] }],
+})
+
+t.test('provisioning again with a paired kid: the same key is a no-op, another key or a revoked one is refused', async (t) => {
+  const cloud = await makeCloud(t)
+  const { app, db } = cloud
+  const w = await provision(cloud)
+  const credentials = async (auth: string) => (await call(app, { method: 'POST', url: '/v1/mqtt-credentials', auth })).status
+
+  // The same key under its kid again: provisioning scripts may run again.
+  const sameVehicle = await call(app, { method: 'POST', url: '/v1/admin/vehicles', auth: ADMIN, payload: { id: w.vehicleId, accountId: w.accountId, publicJwk: w.vehicleKey.publicJwk } })
+  t.equal(sameVehicle.status, 201, sameVehicle.raw)
+  t.equal((await call(app, { method: 'POST', url: '/v1/admin/stations', auth: ADMIN, payload: stationBody(w, w.stationKey.publicJwk) })).status, 201)
+
+  // Another key under a paired kid would silently replace it (and void every sale the station signed but has not delivered).
+  const vehicleImpostor = await generateSigningKey(w.vehicleKey.kid)
+  const v = await call(app, { method: 'POST', url: '/v1/admin/vehicles', auth: ADMIN, payload: { id: w.vehicleId, accountId: w.accountId, publicJwk: vehicleImpostor.publicJwk, name: 'renamed' } })
+  t.equal(v.status, 403, v.raw)
+  t.equal(v.body.error.code, 'FORBIDDEN')
+  const stationImpostor = await generateSigningKey(w.stationKey.kid)
+  const s = await call(app, { method: 'POST', url: '/v1/admin/stations', auth: ADMIN, payload: { ...stationBody(w, stationImpostor.publicJwk), name: 'renamed' } })
+  t.equal(s.status, 403, s.raw)
+  t.equal(s.body.error.code, 'FORBIDDEN')
+  t.equal(await credentials(await vehicleAuth(w)), 200, 'the paired vehicle key still works')
+  t.equal(await credentials(await stationAuth(w)), 200, 'the paired station key still works')
+  t.equal(await credentials(await vehicleAuth({ ...w, vehicleKey: vehicleImpostor })), 401, 'the other vehicle key was not paired')
+  t.equal(await credentials(await stationAuth({ ...w, stationKey: stationImpostor })), 401, 'the other station key was not paired')
+  t.equal((await db.selectFrom('vehicles').select('name').where('id', '=', w.vehicleId).executeTakeFirstOrThrow()).name, null, 'the refused request changed nothing')
+  t.equal((await db.selectFrom('stations').select('name').where('id', '=', w.stationId).executeTakeFirstOrThrow()).name, 'Station')
+
+  // A revoked key stays revoked, whoever provisions it again.
+  await db.updateTable('vehicle_keys').set({ revoked_at: new Date() }).where('vehicle_id', '=', w.vehicleId).execute()
+  await db.updateTable('station_keys').set({ revoked_at: new Date() }).where('station_id', '=', w.stationId).execute()
+  t.equal(await credentials(await vehicleAuth(w)), 401)
+  const revivedVehicle = await call(app, { method: 'POST', url: '/v1/admin/vehicles', auth: ADMIN, payload: { id: w.vehicleId, accountId: w.accountId, publicJwk: w.vehicleKey.publicJwk } })
+  t.equal(revivedVehicle.status, 403, revivedVehicle.raw)
+  t.equal(revivedVehicle.body.error.code, 'FORBIDDEN')
+  const revivedStation = await call(app, { method: 'POST', url: '/v1/admin/stations', auth: ADMIN, payload: stationBody(w, w.stationKey.publicJwk) })
+  t.equal(revivedStation.status, 403, revivedStation.raw)
+  t.equal(await credentials(await vehicleAuth(w)), 401, 'the revoked vehicle key is still refused')
+  t.equal(await credentials(await stationAuth(w)), 401, 'the revoked station key is still refused')
+  t.same((await call(app, { method: 'GET', url: `/v1/stations/${w.stationId}/jwks` })).body.error?.code, 'UNKNOWN_STATION', 'nor published')
+
+  // A new kid pairs a new key (rotation).
+  const next = await generateSigningKey(`${w.vehicleKey.kid}-2`)
+  t.equal((await call(app, { method: 'POST', url: '/v1/admin/vehicles', auth: ADMIN, payload: { id: w.vehicleId, accountId: w.accountId, publicJwk: next.publicJwk } })).status, 201)
+  t.equal(await credentials(await vehicleAuth({ ...w, vehicleKey: next })), 200)
+})
