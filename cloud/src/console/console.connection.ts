@@ -10,21 +10,23 @@ import {
   reason,
 } from '@fuelpay/proto'
 import type { WebSocket } from 'ws'
-import { authenticate } from '../auth/auth.service.ts'
+import { authenticate, hashApiKey } from '../auth/auth.service.ts'
 import { type CommandServices, runCommand, sessionDetail } from './console.commands.ts'
 import { createOutbound, type Outbound, type OutboundLimits } from './console.outbound.ts'
-import { findOperator } from './console.repository.ts'
+import { findOperator, operatorKeyCurrent } from './console.repository.ts'
 
 /**
  * One console websocket, from hello to close: authenticates the first frame,
  * sends the snapshot, then relays the hub's deltas through a bounded
  * coalescing queue and answers the client's frames. Bad input is answered
- * with an `error` frame and changes nothing; only the handshake's failures
- * close the socket.
+ * with an `error` frame and changes nothing; only the handshake's failures,
+ * and an API key that has since been replaced, close the socket.
  */
 export interface ConnectionServices extends CommandServices {
   limits: OutboundLimits
   onDropped?: (why: string) => void
+  /** How often an open console checks that its API key is still the operator's (default 30 s). */
+  keyRecheckMs?: number
 }
 
 const MAX_COMMANDS_IN_FLIGHT = 4
@@ -35,6 +37,8 @@ export function handleConsoleSocket(socket: WebSocket, remoteAddress: string | u
   const log = deps.log.child({ component: 'console', remoteAddress })
   let state: 'hello' | 'authenticating' | 'ready' | 'closed' = 'hello'
   let operatorId = ''
+  // Only the hash is kept: the key itself is not needed after the hello.
+  let keyHash = ''
   let out: Outbound | undefined
   let detach: (() => void) | undefined
   let inFlight = 0
@@ -58,6 +62,7 @@ export function handleConsoleSocket(socket: WebSocket, remoteAddress: string | u
   const cleanup = () => {
     clearTimeout(authTimer)
     clearInterval(heartbeat)
+    clearInterval(keyRecheck)
     detach?.()
     detach = undefined
     out?.close()
@@ -81,6 +86,25 @@ export function handleConsoleSocket(socket: WebSocket, remoteAddress: string | u
     alive = true
   })
 
+  /**
+   * Re-provisioning an operator replaces its API key: a console opened with
+   * the old key must lose the feed and its commands then, not when it next
+   * reconnects. A failed read is not a revocation (the database may be down).
+   */
+  async function keyStillValid(): Promise<boolean> {
+    if (await operatorKeyCurrent(deps.db, operatorId, keyHash)) return true
+    if (state === 'closed') return false
+    log.info({ operatorId }, 'console API key replaced; disconnecting')
+    direct({ type: 'error', reason: reason('UNAUTHENTICATED', 'the API key was replaced; sign in again') })
+    close(CONSOLE_CLOSE_CODES.UNAUTHENTICATED, 'API key replaced')
+    return false
+  }
+  const keyRecheck = setInterval(() => {
+    if (state !== 'ready') return
+    keyStillValid().catch((err) => log.warn({ err }, 'console could not recheck its API key'))
+  }, svc.keyRecheckMs ?? 30_000)
+  keyRecheck.unref()
+
   function allowFrame(): boolean {
     const now = Date.now()
     tokens = Math.min(CONSOLE_LIMITS.clientFrameBurst, tokens + ((now - lastRefill) * CONSOLE_LIMITS.clientFramesPerS) / 1000)
@@ -101,6 +125,7 @@ export function handleConsoleSocket(socket: WebSocket, remoteAddress: string | u
       const op = await findOperator(deps.db, caller.id)
       if (state !== 'authenticating' || !op) return
       operatorId = op.id
+      keyHash = hashApiKey(apiKey)
       clearTimeout(authTimer)
       const outbound = createOutbound({
         socket,
@@ -149,6 +174,7 @@ export function handleConsoleSocket(socket: WebSocket, remoteAddress: string | u
     if (inFlight >= MAX_COMMANDS_IN_FLIGHT) return reply({ type: 'error', id: cmd.id, reason: reason('RATE_LIMITED', 'too many commands in flight') })
     inFlight++
     try {
+      if (!(await keyStillValid())) return
       const answer = await runCommand(svc, { operatorId, remoteAddress }, cmd)
       if (state !== 'ready') return
       reply({ type: 'result', id: cmd.id, ok: answer.ok, ...(answer.reason ? { reason: answer.reason } : {}), ...(answer.auditId ? { auditId: answer.auditId } : {}) })
@@ -186,8 +212,10 @@ export function handleConsoleSocket(socket: WebSocket, remoteAddress: string | u
       case 'ping':
         return reply({ type: 'pong', id: msg.id, serverTime: new Date(deps.nowMs()).toISOString() })
       case 'session-detail':
-        return void sessionDetail(svc, { operatorId }, msg.id, msg.sessionId).then(
-          (frame) => state === 'ready' && reply(frame),
+        return void keyStillValid()
+          .then((valid) => (valid ? sessionDetail(svc, { operatorId }, msg.id, msg.sessionId) : undefined))
+          .then(
+          (frame) => frame && state === 'ready' && reply(frame),
           (err) => {
             log.error({ err }, 'session detail failed')
             reply({ type: 'error', id: msg.id, reason: reason('INTERNAL') })

@@ -30,6 +30,8 @@ export interface ConsolePluginOptions {
   thresholds?: Partial<AlertThresholds>
   /** How long a command waits for the station's answer (default 5 s). */
   commandTimeoutMs?: number
+  /** How often an open console checks that its API key has not been replaced (default 30 s). */
+  keyRecheckMs?: number
   pollMs?: number
   alertSweepMs?: number
   /** Hands out the hub (tests, the demo). */
@@ -77,6 +79,7 @@ export function consolePlugin(opts: ConsolePluginOptions): FastifyPluginAsync {
         hub,
         limits,
         commandTimeoutMs: opts.commandTimeoutMs ?? 5000,
+        ...(opts.keyRecheckMs !== undefined ? { keyRecheckMs: opts.keyRecheckMs } : {}),
         onDropped: (why) => {
           dropped[why as keyof typeof dropped]++
         },

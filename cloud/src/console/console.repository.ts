@@ -14,6 +14,12 @@ export function findOperator(db: Db, operatorId: string) {
   return db.selectFrom('operators').select(['id', 'name']).where('id', '=', operatorId).executeTakeFirst()
 }
 
+/** Whether the operator's API key is still the one with this hash (re-provisioning an operator replaces it). */
+export async function operatorKeyCurrent(db: Db, operatorId: string, apiKeyHash: string): Promise<boolean> {
+  const row = await db.selectFrom('operators').select('id').where('id', '=', operatorId).where('api_key_hash', '=', apiKeyHash).executeTakeFirst()
+  return row !== undefined
+}
+
 export interface StationRowWithStatus {
   id: string
   name: string
