@@ -6,9 +6,16 @@ import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto'
  */
 const N = 16384
 const KEYLEN = 32
+/** Characters a code must say once normalised: '....' would be the empty code, which any '.' matches. */
+export const VOICE_CODE_MIN_CHARS = 4
 
 function normalise(code: string): string {
   return code.normalize('NFKC').toLowerCase().replace(/[\s\p{P}]+/gu, '')
+}
+
+/** Whether a code, as spoken (spaces and punctuation dropped), is long enough to set. */
+export function isUsableVoiceCode(code: string): boolean {
+  return [...normalise(code)].length >= VOICE_CODE_MIN_CHARS
 }
 
 function derive(code: string, salt: Buffer): Promise<Buffer> {
@@ -26,6 +33,8 @@ export async function hashVoiceCode(code: string): Promise<string> {
 export async function verifyVoiceCode(code: string, stored: string): Promise<boolean> {
   const [scheme, n, saltText, keyText] = stored.split('$')
   if (scheme !== 'scrypt' || Number(n) !== N || !saltText || !keyText) return false
+  // No code set today is shorter; one stored before that check must not match any '.'.
+  if (!isUsableVoiceCode(code)) return false
   const expected = Buffer.from(keyText, 'base64url')
   const actual = await derive(code, Buffer.from(saltText, 'base64url'))
   return expected.length === actual.length && timingSafeEqual(expected, actual)

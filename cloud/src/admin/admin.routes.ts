@@ -3,7 +3,7 @@ import type { Static } from '@sinclair/typebox'
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsync } from 'fastify'
 import { findAccount, insertPaymentMethod, setVoiceCodeHash, upsertAccount } from '../accounts/account.repository.ts'
-import { hashVoiceCode } from '../accounts/voice-code.ts'
+import { hashVoiceCode, isUsableVoiceCode, VOICE_CODE_MIN_CHARS } from '../accounts/voice-code.ts'
 import { hashApiKey } from '../auth/auth.service.ts'
 import type { CloudDeps } from '../deps.ts'
 import { refuse } from '../errors/errors.ts'
@@ -135,6 +135,9 @@ export function adminRoutes(deps: CloudDeps): FastifyPluginAsync {
       async (req) => {
         const { id } = req.params as { id: string }
         const { voiceCode } = req.body as Static<typeof VoiceCodeBody>
+        if (voiceCode !== null && !isUsableVoiceCode(voiceCode)) {
+          throw refuse('SCHEMA_INVALID', `a voice code needs ${VOICE_CODE_MIN_CHARS} letters or digits besides spaces and punctuation`)
+        }
         if (!(await findAccount(db, id))) throw refuse('NOT_FOUND')
         await setVoiceCodeHash(db, id, voiceCode === null ? null : await hashVoiceCode(voiceCode))
         return { ok: true }
