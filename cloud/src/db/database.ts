@@ -243,6 +243,9 @@ export interface PumpStatusTable {
   session_id: string | null
   payload: Json<Record<string, unknown>>
   updated_at: Timestamp
+  /** The station message this status came from (its msgId and ts). */
+  msg_id: string | null
+  sent_at_ms: number | null
 }
 
 export interface StationStatusTable {
@@ -250,6 +253,8 @@ export interface StationStatusTable {
   online: boolean
   backlog: number
   updated_at: Timestamp
+  /** The station message this status came from. */
+  msg_id: string | null
 }
 
 export interface Tables {

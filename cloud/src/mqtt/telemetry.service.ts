@@ -13,10 +13,20 @@ import { findStation } from '../stations/station.repository.ts'
  *
  * A pump state is one statement (every pump sends several per session, so
  * this is the cloud's most frequent write): nothing is written for an
- * unknown station; the session moves only if it is this station's and
+ * unknown station, nor for a message already handled (its msgId is kept:
+ * a QoS 1 redelivery, or each cloud replica hearing it), nor for one a
+ * newer state overtook (OVERTAKEN_WITHIN_MS); the session moves only if it is this station's and
  * pump's, undecided, and in a state the pump's news moves on (the update's
  * own conditions, re-checked under the row lock it takes).
  */
+/**
+ * A pump state older (by the station's clock) than the kept one is dropped
+ * only if the kept one arrived this recently: two messages handled at once,
+ * or by two cloud replicas, may commit in either order. Later than that an
+ * older stamp means the station's clock was set back, and the news is newer.
+ */
+const OVERTAKEN_WITHIN_MS = 2000
+
 export async function handlePumpState(deps: CloudDeps, msg: PumpStateMessage): Promise<void> {
   const at = new Date(deps.nowMs())
   const payload = JSON.stringify(msg)
@@ -32,13 +42,18 @@ export async function handlePumpState(deps: CloudDeps, msg: PumpStateMessage): P
       : sql``
   await sql`
     WITH st AS (SELECT operator_id FROM stations WHERE id = ${msg.stationId}::text), status AS (
-      INSERT INTO pump_status (station_id, pump, state, session_id, payload, updated_at)
-      SELECT ${msg.stationId}::text, ${msg.pump}::int, ${msg.state}::text, ${msg.sessionId ?? null}::text, ${payload}::jsonb, ${at}::timestamptz FROM st
-      ON CONFLICT (station_id, pump) DO UPDATE SET state = EXCLUDED.state, session_id = EXCLUDED.session_id, payload = EXCLUDED.payload, updated_at = EXCLUDED.updated_at
-    )${session}, ${outboxCte('event', 'st', {
+      INSERT INTO pump_status (station_id, pump, state, session_id, payload, updated_at, msg_id, sent_at_ms)
+      SELECT ${msg.stationId}::text, ${msg.pump}::int, ${msg.state}::text, ${msg.sessionId ?? null}::text, ${payload}::jsonb, ${at}::timestamptz,
+        ${msg.msgId}::text, ${msg.ts}::bigint FROM st
+      ON CONFLICT (station_id, pump) DO UPDATE SET state = EXCLUDED.state, session_id = EXCLUDED.session_id, payload = EXCLUDED.payload,
+        updated_at = EXCLUDED.updated_at, msg_id = EXCLUDED.msg_id, sent_at_ms = EXCLUDED.sent_at_ms
+      WHERE pump_status.msg_id IS DISTINCT FROM EXCLUDED.msg_id
+        AND NOT (EXCLUDED.sent_at_ms < pump_status.sent_at_ms AND pump_status.updated_at > EXCLUDED.updated_at - ${OVERTAKEN_WITHIN_MS} * interval '1 millisecond')
+      RETURNING 1
+    )${session}, ${outboxCte('event', 'status', {
       kind: 'pump.state',
       aggregateId: `${msg.stationId}/${msg.pump}`,
-      operatorId: sql<string>`st.operator_id`,
+      operatorId: sql<string>`(SELECT operator_id FROM st)`,
       stationId: msg.stationId,
       payload: { ...msg },
     })}
@@ -51,13 +66,15 @@ export async function handleStationStatus(deps: CloudDeps, msg: StationStatusMes
   const at = new Date(deps.nowMs())
   await sql`
     WITH st AS (SELECT operator_id FROM stations WHERE id = ${msg.stationId}::text), status AS (
-      INSERT INTO station_status (station_id, online, backlog, updated_at)
-      SELECT ${msg.stationId}::text, ${msg.online}::boolean, ${msg.backlog}::bigint, ${at}::timestamptz FROM st
-      ON CONFLICT (station_id) DO UPDATE SET online = EXCLUDED.online, backlog = EXCLUDED.backlog, updated_at = EXCLUDED.updated_at
-    ), ${outboxCte('event', 'st', {
+      INSERT INTO station_status (station_id, online, backlog, updated_at, msg_id)
+      SELECT ${msg.stationId}::text, ${msg.online}::boolean, ${msg.backlog}::bigint, ${at}::timestamptz, ${msg.msgId}::text FROM st
+      ON CONFLICT (station_id) DO UPDATE SET online = EXCLUDED.online, backlog = EXCLUDED.backlog, updated_at = EXCLUDED.updated_at, msg_id = EXCLUDED.msg_id
+      WHERE station_status.msg_id IS DISTINCT FROM EXCLUDED.msg_id
+      RETURNING 1
+    ), ${outboxCte('event', 'status', {
       kind: 'station.status',
       aggregateId: msg.stationId,
-      operatorId: sql<string>`st.operator_id`,
+      operatorId: sql<string>`(SELECT operator_id FROM st)`,
       stationId: msg.stationId,
       payload: { ...msg },
     })}

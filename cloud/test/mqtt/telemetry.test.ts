@@ -81,3 +81,32 @@ t.test('station status: kept and told to the console; an unknown station writes 
   t.equal(ev.length, 2, 'one console event per status')
   t.ok(ev.every((e) => e.operator_id === w.operatorId), "under the station's operator")
 })
+
+t.test('a message heard twice (a redelivery, two cloud replicas) is written and told once; an overtaken pump state is not written over a newer one', async (t) => {
+  const cloud = await makeCloud(t)
+  const w = await provision(cloud)
+  const kept = async () => (await cloud.db.selectFrom('pump_status').select('state').where('pump', '=', 1).executeTakeFirstOrThrow()).state
+  const ticks = async () => (await cloud.db.selectFrom('outbox').select('payload').where('kind', '=', 'pump.state').orderBy('id').execute()).map((e) => (e.payload as { state: string }).state)
+  const t0 = cloud.clock.now
+  const authorized = pumpState(cloud, { stationId: w.stationId, state: 'authorized', ts: t0 })
+  const fueling = pumpState(cloud, { stationId: w.stationId, state: 'fueling', grade: 'diesel', unitPriceMilli: 1799, volumeMilli: 10, amountMinor: 2, ts: t0 + 100 })
+  await Promise.all([handlePumpState(cloud.deps, authorized), handlePumpState(cloud.deps, authorized)])
+  t.same(await ticks(), ['authorized'], 'the same message at once from two handlers: one event')
+  await handlePumpState(cloud.deps, fueling)
+  await handlePumpState(cloud.deps, authorized)
+  t.equal(await kept(), 'fueling', 'the late copy of an older message does not overwrite the newer state')
+  await handlePumpState(cloud.deps, fueling)
+  t.same(await ticks(), ['authorized', 'fueling'], 'nor is anything told twice')
+
+  // Later on, an older stamp means the station's clock went back: the news is newer.
+  cloud.clock.now += 5000
+  await handlePumpState(cloud.deps, pumpState(cloud, { stationId: w.stationId, state: 'idle', ts: t0 - 60_000 }))
+  t.equal(await kept(), 'idle', 'a station whose clock was set back is still heard')
+  t.same(await ticks(), ['authorized', 'fueling', 'idle'])
+
+  const status = { v: 1, type: 'station-status', msgId: 'st-status-1', ts: t0, stationId: w.stationId, online: true, backlog: 0, pumps: 2 } as const
+  await handleStationStatus(cloud.deps, status as never)
+  await handleStationStatus(cloud.deps, status as never)
+  const statusEvents = await cloud.db.selectFrom('outbox').select('id').where('kind', '=', 'station.status').execute()
+  t.equal(statusEvents.length, 1, 'a station status heard twice: one event')
+})
