@@ -69,8 +69,6 @@ export function adminRoutes(deps: CloudDeps): FastifyPluginAsync {
         for (const p of body.pumps) {
           if (new Set(p.grades.map((g) => g.grade)).size !== p.grades.length) throw refuse('SCHEMA_INVALID', `grades repeat on pump ${p.pump}`)
         }
-        const existing = await findStation(db, body.id)
-        if (existing && existing.operator_id !== body.operatorId) throw refuse('FORBIDDEN', 'station belongs to another operator')
         if (body.beaconMajor !== undefined) {
           const other = await db.selectFrom('stations').select('id').where('beacon_major', '=', body.beaconMajor).where('id', '!=', body.id).executeTakeFirst()
           if (other) throw refuse('SCHEMA_INVALID', 'beacon number belongs to another station')
@@ -175,8 +173,6 @@ export function adminRoutes(deps: CloudDeps): FastifyPluginAsync {
         const body = req.body as Static<typeof FleetBody>
         if (!(await findAccount(db, body.accountId))) throw refuse('NOT_FOUND', 'no such account')
         const id = body.id ?? newId('fleet')
-        const existing = await findFleet(db, id)
-        if (existing && existing.account_id !== body.accountId) throw refuse('FORBIDDEN', 'fleet belongs to another account')
         const { hours, ...rest } = body
         await upsertFleet(db, { ...rest, id, hoursFromMin: hours?.fromMin, hoursToMin: hours?.toMin, utcOffsetMin: hours?.utcOffsetMin })
         return reply.status(201).send({ id })
@@ -194,8 +190,6 @@ export function adminRoutes(deps: CloudDeps): FastifyPluginAsync {
           // A fleet of another account is as good as absent.
           if (!fleet || fleet.account_id !== body.accountId) throw refuse('NOT_FOUND', 'no such fleet')
         }
-        const existing = await db.selectFrom('vehicles').select('account_id').where('id', '=', body.id).executeTakeFirst()
-        if (existing && existing.account_id !== body.accountId) throw refuse('FORBIDDEN', 'vehicle is paired to another account')
         await upsertVehicle(db, body)
         return reply.status(201).send({ id: body.id })
       },

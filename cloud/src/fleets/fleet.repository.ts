@@ -1,5 +1,6 @@
 import type { Selectable } from 'kysely'
 import type { Db, FleetTable } from '../db/database.ts'
+import { refuse } from '../errors/errors.ts'
 
 export interface FleetInput {
   id: string
@@ -20,7 +21,12 @@ export interface FleetInput {
 
 const json = (v: string[] | undefined) => (v === undefined ? null : JSON.stringify(v))
 
-export function upsertFleet(db: Db, f: FleetInput) {
+/**
+ * Creates or updates a fleet. A fleet of another account is refused
+ * FORBIDDEN by the upsert itself, so two registrations racing for one new
+ * id cannot both win.
+ */
+export async function upsertFleet(db: Db, f: FleetInput): Promise<void> {
   const values = {
     account_id: f.accountId,
     name: f.name,
@@ -36,11 +42,13 @@ export function upsertFleet(db: Db, f: FleetInput) {
     utc_offset_min: f.utcOffsetMin ?? 0,
     voice_code_required: f.voiceCodeRequired ?? false,
   }
-  return db
+  const mine = await db
     .insertInto('fleets')
     .values({ id: f.id, ...values })
-    .onConflict((oc) => oc.column('id').doUpdateSet(values))
-    .execute()
+    .onConflict((oc) => oc.column('id').doUpdateSet(values).where('fleets.account_id', '=', f.accountId))
+    .returning('id')
+    .executeTakeFirst()
+  if (!mine) throw refuse('FORBIDDEN', 'fleet belongs to another account')
 }
 
 export function findFleet(db: Db, id: string) {

@@ -1,5 +1,6 @@
 import { sql } from 'kysely'
 import type { Db } from '../db/database.ts'
+import { refuse } from '../errors/errors.ts'
 import { refuseRepairing } from '../keys/paired-key.ts'
 
 export interface StationInput {
@@ -24,8 +25,10 @@ export interface PumpView {
 
 /**
  * Creates or updates a station with its key, pumps and prices in one
- * transaction (a kid already paired must name the same unrevoked key:
- * refuseRepairing). Prices are history: a changed price is a new row, an
+ * transaction. A station of another operator is refused FORBIDDEN (checked
+ * by the upsert itself, so two registrations racing for one new id cannot
+ * both win), and a kid already paired must name the same unrevoked key
+ * (refuseRepairing); either way nothing is changed. Prices are history: a changed price is a new row, an
  * unchanged one writes nothing, a grade no longer listed is withdrawn.
  */
 export async function upsertStation(db: Db, s: StationInput): Promise<void> {
@@ -40,11 +43,13 @@ export async function upsertStation(db: Db, s: StationInput): Promise<void> {
       volume_unit: s.volumeUnit,
       beacon_major: s.beaconMajor ?? null,
     }
-    await tx
+    const mine = await tx
       .insertInto('stations')
       .values({ id: s.id, ...values })
-      .onConflict((oc) => oc.column('id').doUpdateSet(values))
-      .execute()
+      .onConflict((oc) => oc.column('id').doUpdateSet(values).where('stations.operator_id', '=', s.operatorId))
+      .returning('id')
+      .executeTakeFirst()
+    if (!mine) throw refuse('FORBIDDEN', 'station belongs to another operator')
     const added = await tx
       .insertInto('station_keys')
       .values({ station_id: s.id, kid: s.publicJwk.kid, public_jwk: JSON.stringify(s.publicJwk) })

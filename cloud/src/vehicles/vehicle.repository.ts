@@ -1,10 +1,14 @@
 import type { Db } from '../db/database.ts'
+import { refuse } from '../errors/errors.ts'
 import { refuseRepairing } from '../keys/paired-key.ts'
 
 /**
  * Creates or updates a vehicle and pairs its public key (a new kid adds a
- * key; old keys keep working until revoked). A kid already paired must name
- * the same unrevoked key (refuseRepairing), else nothing is changed.
+ * key; old keys keep working until revoked). A vehicle of another account is
+ * refused FORBIDDEN, and a kid already paired must name the same unrevoked
+ * key (refuseRepairing); either way nothing is changed. The account is
+ * checked by the upsert itself, so two registrations racing for one new id
+ * cannot both win.
  */
 export async function upsertVehicle(
   db: Db,
@@ -12,11 +16,13 @@ export async function upsertVehicle(
 ): Promise<void> {
   await db.transaction().execute(async (tx) => {
     const values = { account_id: v.accountId, fleet_id: v.fleetId ?? null, name: v.name ?? null }
-    await tx
+    const mine = await tx
       .insertInto('vehicles')
       .values({ id: v.id, ...values })
-      .onConflict((oc) => oc.column('id').doUpdateSet(values))
-      .execute()
+      .onConflict((oc) => oc.column('id').doUpdateSet(values).where('vehicles.account_id', '=', v.accountId))
+      .returning('id')
+      .executeTakeFirst()
+    if (!mine) throw refuse('FORBIDDEN', 'vehicle is paired to another account')
     const added = await tx
       .insertInto('vehicle_keys')
       .values({ vehicle_id: v.id, kid: v.publicJwk.kid, public_jwk: JSON.stringify(v.publicJwk) })
