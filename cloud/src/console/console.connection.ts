@@ -147,6 +147,11 @@ export function handleConsoleSocket(socket: WebSocket, remoteAddress: string | u
           }
           outbound.push(frame, key)
         },
+        lost: (why) => {
+          direct({ type: 'error', reason: reason('UNAVAILABLE', why) })
+          // 1013 Try Again Later (RFC 6455 7.4.2 registry): the page shows itself stale and reconnects.
+          close(1013, 'live updates interrupted')
+        },
       })
       if (state !== 'authenticating') return cleanup()
       direct({ type: 'welcome', v: CONSOLE_PROTOCOL_VERSION, operatorId, operatorName: op.name.slice(0, 128), serverTime: new Date(deps.nowMs()).toISOString() })

@@ -38,6 +38,8 @@ import { type PumpMeta, toConsolePump, toConsoleSession } from './console.view.t
 export interface ConsoleClient {
   operatorId: string
   send(frame: string, key?: string): void
+  /** The hub cannot read the database: what the client was sent is no longer kept current. */
+  lost?(why: string): void
 }
 
 export interface CommandOutcome {
@@ -232,7 +234,12 @@ export function createConsoleHub(opts: ConsoleHubOptions): ConsoleHub {
       await r.start()
       reader = r
       sweepTimer = setInterval(() => {
-        refreshAlerts([...clients.keys()]).catch((err) => log.warn({ err }, 'console alert sweep failed'))
+        refreshAlerts([...clients.keys()]).catch((err) => {
+          // The outbox reader reads the same database: a console left open now would show
+          // its last numbers as live. Closed, it shows itself stale and reconnects for a fresh snapshot.
+          log.warn({ err }, 'console alert sweep failed; disconnecting consoles')
+          for (const set of clients.values()) for (const c of [...set]) c.lost?.('live updates interrupted: the database is unavailable')
+        })
       }, opts.alertSweepMs ?? 5000)
       sweepTimer.unref()
     })()
