@@ -1,4 +1,5 @@
 import type { Db } from '../db/database.ts'
+import { refuse } from '../errors/errors.ts'
 
 export function upsertAccount(db: Db, a: { id: string; name: string; defaultHoldMinor?: number | undefined }) {
   const values = { name: a.name, default_hold_minor: a.defaultHoldMinor ?? null }
@@ -18,13 +19,21 @@ export function setVoiceCodeHash(db: Db, accountId: string, hash: string | null)
   return db.updateTable('accounts').set({ voice_code_hash: hash, voice_code_failures: 0, voice_code_locked_until: null }).where('id', '=', accountId).executeTakeFirst()
 }
 
-/** Adds a payment method; the first one, or one marked default, becomes the default. */
+/**
+ * Adds a payment method; the first one, or one marked default, becomes the
+ * default. Answers the method's id: a token the account already has is that
+ * method (nothing changes); a token on another account is refused FORBIDDEN,
+ * since this account's cars would then spend that account's card.
+ */
 export async function insertPaymentMethod(
   db: Db,
   pm: { id: string; accountId: string; processorToken: string; brand: string; last4: string; name?: string | undefined; isDefault?: boolean | undefined },
-): Promise<void> {
-  await db.transaction().execute(async (tx) => {
+): Promise<string> {
+  return db.transaction().execute(async (tx) => {
     const existing = await tx.selectFrom('payment_methods').select('id').where('account_id', '=', pm.accountId).forUpdate().execute()
+    const holder = await tx.selectFrom('payment_methods').select(['id', 'account_id']).where('processor_token', '=', pm.processorToken).executeTakeFirst()
+    if (holder && holder.account_id !== pm.accountId) throw refuse('FORBIDDEN', 'the payment method belongs to another account')
+    if (holder) return holder.id
     const isDefault = pm.isDefault === true || existing.length === 0
     if (isDefault) {
       await tx.updateTable('payment_methods').set({ is_default: false }).where('account_id', '=', pm.accountId).execute()
@@ -41,6 +50,7 @@ export async function insertPaymentMethod(
         is_default: isDefault,
       })
       .execute()
+    return pm.id
   })
 }
 

@@ -160,8 +160,7 @@ export function adminRoutes(deps: CloudDeps): FastifyPluginAsync {
         const { id: accountId } = req.params as { id: string }
         const body = req.body as Static<typeof PaymentMethodBody>
         if (!(await findAccount(db, accountId))) throw refuse('NOT_FOUND')
-        const id = newId('pm')
-        await insertPaymentMethod(db, { id, accountId, ...body })
+        const id = await insertPaymentMethod(db, { id: newId('pm'), accountId, ...body })
         return reply.status(201).send({ id })
       },
     )
