@@ -70,6 +70,7 @@ export interface ConsoleHubOptions {
 
 const RESULT_CACHE_MAX = 1000
 const ALERT_DEBOUNCE_MS = 150
+const META_TTL_MS = 30_000
 
 export function createConsoleHub(opts: ConsoleHubOptions): ConsoleHub {
   const { log } = opts
@@ -78,7 +79,7 @@ export function createConsoleHub(opts: ConsoleHubOptions): ConsoleHub {
   const thresholds = opts.thresholds ?? DEFAULT_ALERT_THRESHOLDS
   const clients = new Map<string, Set<ConsoleClient>>()
   const alerts = new Map<string, Map<string, ConsoleAlert>>()
-  const metaCache = new Map<string, Promise<Map<number, PumpMeta>>>()
+  const metaCache = new Map<string, { at: number; pumps: Promise<Map<number, PumpMeta>> }>()
   const lastPumpState = new Map<string, string>()
   const results = new Map<string, CommandOutcome>()
   const waiters = new Map<string, Set<(r: CommandOutcome) => void>>()
@@ -97,22 +98,29 @@ export function createConsoleHub(opts: ConsoleHubOptions): ConsoleHub {
     for (const c of set) c.send(text, key)
   }
 
+  /**
+   * A station's pumps, grades and prices, for its pump frames. Cached, but not
+   * for long: an admin can change a price or take a pump out of service
+   * without any console event, and every pump frame carries both.
+   */
   function stationMeta(stationId: string): Promise<Map<number, PumpMeta>> {
-    let p = metaCache.get(stationId)
-    if (!p) {
-      p = (async () => {
-        const station = await db.selectFrom('stations').select(['id', 'currency', 'volume_unit']).where('id', '=', stationId).executeTakeFirst()
-        const out = new Map<number, PumpMeta>()
-        if (!station) return out
-        const pumps = (await stationPumps(db, [stationId])).get(stationId) ?? []
-        for (const p of pumps) {
-          out.set(p.pump, { stationId, pump: p.pump, inService: p.inService, currency: station.currency, volumeUnit: station.volume_unit as VolumeUnit, grades: p.grades })
-        }
-        return out
-      })()
-      p.catch(() => metaCache.delete(stationId))
-      metaCache.set(stationId, p)
-    }
+    const cached = metaCache.get(stationId)
+    if (cached && now() - cached.at < META_TTL_MS) return cached.pumps
+    const p = (async () => {
+      const station = await db.selectFrom('stations').select(['id', 'currency', 'volume_unit']).where('id', '=', stationId).executeTakeFirst()
+      const out = new Map<number, PumpMeta>()
+      if (!station) return out
+      const pumps = (await stationPumps(db, [stationId])).get(stationId) ?? []
+      for (const p of pumps) {
+        out.set(p.pump, { stationId, pump: p.pump, inService: p.inService, currency: station.currency, volumeUnit: station.volume_unit as VolumeUnit, grades: p.grades })
+      }
+      return out
+    })()
+    const entry = { at: now(), pumps: p }
+    p.catch(() => {
+      if (metaCache.get(stationId) === entry) metaCache.delete(stationId)
+    })
+    metaCache.set(stationId, entry)
     return p
   }
 
@@ -176,12 +184,15 @@ export function createConsoleHub(opts: ConsoleHubOptions): ConsoleHub {
     if (!op || !clients.has(op)) return
     if (e.kind === 'pump.state') {
       const msg = e.payload as unknown as PumpStateMessage
+      const k = `${msg.stationId}/${msg.pump}`
+      const phase = `${msg.state}/${msg.sessionId ?? ''}`
+      const changed = lastPumpState.get(k) !== phase
+      // A new session or state is when a changed price or service flag matters: read them afresh.
+      if (changed) metaCache.delete(msg.stationId)
       const meta = (await stationMeta(msg.stationId)).get(msg.pump)
       if (!meta) return
       broadcast(op, { type: 'pump', pump: toConsolePump(meta, msg, e.createdAt) }, `pump:${msg.stationId}/${msg.pump}`)
-      const k = `${msg.stationId}/${msg.pump}`
-      const phase = `${msg.state}/${msg.sessionId ?? ''}`
-      if (lastPumpState.get(k) !== phase) {
+      if (changed) {
         lastPumpState.set(k, phase)
         scheduleAlerts(op)
         // The cloud moves a session along on pump telemetry (held -> pump_authorized -> fueling)
