@@ -11,8 +11,8 @@ import { findFleet, upsertFleet } from '../fleets/fleet.repository.ts'
 import { errorResponses, IdempotencyHeaders, Params } from '../http-schemas.ts'
 import { verifyLedger } from '../ledger/ledger.repository.ts'
 import { insertSimCard } from '../processor/sim-processor.repository.ts'
-import { findStation, setPrice, setPumpInService, upsertStation } from '../stations/station.repository.ts'
-import { upsertVehicle } from '../vehicles/vehicle.repository.ts'
+import { findStation, revokeStationKey, setPrice, setPumpInService, upsertStation } from '../stations/station.repository.ts'
+import { revokeVehicleKey, upsertVehicle } from '../vehicles/vehicle.repository.ts'
 import {
   AccountBody,
   FleetBody,
@@ -20,6 +20,7 @@ import {
   OperatorBody,
   PaymentMethodBody,
   PriceBody,
+  PublicJwk,
   PumpServiceBody,
   SimCardBody,
   StationBody,
@@ -193,6 +194,25 @@ export function adminRoutes(deps: CloudDeps): FastifyPluginAsync {
         return reply.status(201).send({ id: body.id })
       },
     )
+
+    // A lost or stolen car, a compromised station: its key stops authenticating
+    // at once (assertions, broker credentials, sales); the broker credential
+    // it already holds lapses at its expiry. Revoking again is a no-op.
+    const KeyParams = Type.Object({ id: Params.id.properties.id, kid: PublicJwk.properties.kid }, { additionalProperties: false })
+    for (const [kind, revoke] of [
+      ['vehicles', revokeVehicleKey],
+      ['stations', revokeStationKey],
+    ] as const) {
+      app.post(
+        `/v1/admin/${kind}/:id/keys/:kid/revoke`,
+        { config: admin, schema: { tags: ['admin'], security, params: KeyParams, response: { 200: Type.Object({ ok: Type.Boolean() }), ...errorResponses } } },
+        async (req) => {
+          const { id, kid } = req.params as { id: string; kid: string }
+          if (!(await revoke(db, id, kid, new Date(deps.nowMs())))) throw refuse('NOT_FOUND', 'no such key')
+          return { ok: true }
+        },
+      )
+    }
 
     app.get(
       '/v1/admin/ledger/verify',

@@ -176,6 +176,22 @@ export function listOperatorStations(db: Db, operatorId: string, opts: { limit: 
   return q.orderBy('id').limit(opts.limit).execute()
 }
 
+/**
+ * Revokes a station's key for good (a second revocation keeps the first
+ * time); false when the station has no such key. Sales the station signed
+ * with it and has not delivered will be refused SALE_SIGNATURE_INVALID.
+ */
+export async function revokeStationKey(db: Db, stationId: string, kid: string, at: Date): Promise<boolean> {
+  const row = await db
+    .updateTable('station_keys')
+    .set({ revoked_at: sql<Date>`coalesce(revoked_at, ${at})` })
+    .where('station_id', '=', stationId)
+    .where('kid', '=', kid)
+    .returning('kid')
+    .executeTakeFirst()
+  return row !== undefined
+}
+
 export function setPumpInService(db: Db, stationId: string, pump: number, inService: boolean) {
   return db
     .updateTable('pumps')

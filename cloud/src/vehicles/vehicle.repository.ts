@@ -1,3 +1,4 @@
+import { sql } from 'kysely'
 import type { Db } from '../db/database.ts'
 import { refuse } from '../errors/errors.ts'
 import { refuseRepairing } from '../keys/paired-key.ts'
@@ -45,6 +46,14 @@ export function findVehicleById(db: Db, id: string) {
   return db.selectFrom('vehicles').selectAll().where('id', '=', id).executeTakeFirst()
 }
 
-export function revokeVehicleKey(db: Db, vehicleId: string, kid: string, at: Date) {
-  return db.updateTable('vehicle_keys').set({ revoked_at: at }).where('vehicle_id', '=', vehicleId).where('kid', '=', kid).executeTakeFirst()
+/** Revokes a vehicle's key for good (a second revocation keeps the first time); false when the vehicle has no such key. */
+export async function revokeVehicleKey(db: Db, vehicleId: string, kid: string, at: Date): Promise<boolean> {
+  const row = await db
+    .updateTable('vehicle_keys')
+    .set({ revoked_at: sql<Date>`coalesce(revoked_at, ${at})` })
+    .where('vehicle_id', '=', vehicleId)
+    .where('kid', '=', kid)
+    .returning('kid')
+    .executeTakeFirst()
+  return row !== undefined
 }

@@ -60,3 +60,36 @@ t.test('provisioning again with a paired kid: the same key is a no-op, another k
   t.equal((await call(app, { method: 'POST', url: '/v1/admin/vehicles', auth: ADMIN, payload: { id: w.vehicleId, accountId: w.accountId, publicJwk: next.publicJwk } })).status, 201)
   t.equal(await credentials(await vehicleAuth({ ...w, vehicleKey: next })), 200)
 })
+
+t.test('revoking a vehicle or station key: it stops authenticating at once; others of the same principal go on', async (t) => {
+  const cloud = await makeCloud(t)
+  const { app } = cloud
+  const w = await provision(cloud)
+  const other = await provision(cloud)
+  const credentials = async (auth: string) => (await call(app, { method: 'POST', url: '/v1/mqtt-credentials', auth })).status
+  const revoke = (kind: string, id: string, kid: string, auth = ADMIN) => call(app, { method: 'POST', url: `/v1/admin/${kind}/${id}/keys/${kid}/revoke`, auth })
+  const spare = await generateSigningKey(`${w.vehicleKey.kid}-spare`)
+  t.equal((await call(app, { method: 'POST', url: '/v1/admin/vehicles', auth: ADMIN, payload: { id: w.vehicleId, accountId: w.accountId, publicJwk: spare.publicJwk } })).status, 201)
+
+  t.equal((await revoke('vehicles', w.vehicleId, w.vehicleKey.kid, w.operatorKey)).status, 403, 'admin only')
+  t.equal((await revoke('vehicles', w.vehicleId, w.vehicleKey.kid, await vehicleAuth(w))).status, 403, 'a car cannot revoke')
+  t.equal((await revoke('vehicles', other.vehicleId, w.vehicleKey.kid)).body.error.code, 'NOT_FOUND', "a kid of another vehicle is not this vehicle's")
+  t.equal((await revoke('vehicles', w.vehicleId, 'bad/kid')).status, 404)
+  t.equal((await revoke('vehicles', w.vehicleId, 'x'.repeat(65))).body.error.code, 'SCHEMA_INVALID')
+  t.equal(await credentials(await vehicleAuth(other)), 200)
+
+  const r = await revoke('vehicles', w.vehicleId, w.vehicleKey.kid)
+  t.equal(r.status, 200, r.raw)
+  t.equal(await credentials(await vehicleAuth(w)), 401, 'the revoked key no longer authenticates')
+  t.equal(await credentials(await vehicleAuth({ ...w, vehicleKey: spare })), 200, "the car's other key still does")
+  const first = await cloud.db.selectFrom('vehicle_keys').select('revoked_at').where('vehicle_id', '=', w.vehicleId).where('kid', '=', w.vehicleKey.kid).executeTakeFirstOrThrow()
+  cloud.clock.now += 60_000
+  t.equal((await revoke('vehicles', w.vehicleId, w.vehicleKey.kid)).status, 200, 'again: a no-op')
+  const second = await cloud.db.selectFrom('vehicle_keys').select('revoked_at').where('vehicle_id', '=', w.vehicleId).where('kid', '=', w.vehicleKey.kid).executeTakeFirstOrThrow()
+  t.same(second.revoked_at, first.revoked_at, 'the first revocation time stands')
+
+  t.equal((await revoke('stations', w.stationId, w.stationKey.kid)).status, 200)
+  t.equal(await credentials(await stationAuth(w, cloud.clock.now)), 401)
+  t.equal((await call(app, { method: 'GET', url: `/v1/stations/${w.stationId}/jwks` })).status, 404, 'no longer published')
+  t.equal(await credentials(await stationAuth(other, cloud.clock.now)), 200, 'another station is untouched')
+})
