@@ -69,9 +69,14 @@ export function handleConsoleSocket(socket: WebSocket, remoteAddress: string | u
   }
 
   const authTimer = setTimeout(() => {
-    if (state === 'hello' || state === 'authenticating') {
+    if (state === 'hello') {
       direct({ type: 'error', reason: reason('UNAUTHENTICATED', 'no hello in time') })
       close(CONSOLE_CLOSE_CODES.UNAUTHENTICATED, 'no hello in time')
+    } else if (state === 'authenticating') {
+      // The hello came; the database did not answer in time. That says nothing against the key:
+      // 4001 would make the page forget it and sign the operator out. 1013 Try Again Later: it reconnects.
+      direct({ type: 'error', reason: reason('UNAVAILABLE', 'could not check the API key in time; try again') })
+      close(1013, 'authentication timed out')
     }
   }, CONSOLE_LIMITS.authTimeoutMs)
   authTimer.unref()
