@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Makes sure what the test suite needs is on this machine, idempotently:
-# Debian packages for speech, BLE mocking, browsers and Mosquitto, and a
-# running PostgreSQL server when one is installed. Quiet when all is there.
+# Debian packages for speech, BLE mocking, browsers, Mosquitto and Redis, and
+# a running PostgreSQL server and Redis when they are installed. Quiet when all is there.
 # Without root or apt, it says what is missing and the tests that need it skip.
 set -u
 
@@ -16,6 +16,7 @@ have dbus-daemon || need_pkgs+=(dbus)
 have chromium || need_pkgs+=(chromium)
 have mosquitto || need_pkgs+=(mosquitto)
 have mosquitto_passwd || need_pkgs+=(mosquitto-clients)
+have redis-server || need_pkgs+=(redis-server)
 
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && have apt-get; then
@@ -38,7 +39,7 @@ if have pg_isready && ! pg_isready -q -h 127.0.0.1 -p 5432 -t 2; then
     for _ in $(seq 1 20); do pg_isready -q -h 127.0.0.1 -p 5432 -t 1 && break; sleep 0.5; done
   fi
 fi
-# Redis backs the clustered-broker test; it skips without it.
+# Redis backs the clustered-broker and cloud-replica tests; they skip without it.
 if have redis-server && have redis-cli && ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no >/dev/null 2>&1 || true
 fi

@@ -3,7 +3,7 @@ import { signBrokerCredential } from '@fuelpay/proto'
 import type { FastifyInstance } from 'fastify'
 import { build } from './app.ts'
 import { forgetExpiredAssertions } from './auth/auth.repository.ts'
-import { type Broker, createBroker } from './broker/broker.ts'
+import { type Broker, createBroker, createRedisBackends } from './broker/broker.ts'
 import type { CloudConfig } from './config.ts'
 import type { Tables } from './db/database.ts'
 import { openCloudDatabase } from './db/open.ts'
@@ -74,7 +74,13 @@ export async function startCloud(config: CloudConfig, opts: StartCloudOptions = 
     let broker: Broker | undefined
     let mqttUrl = config.publicBrokerUrl ?? ''
     if (opts.embeddedBroker ?? config.embeddedBroker) {
-      broker = await createBroker({ log: log.child({ component: 'broker' }), keys: keys.lookup, nowMs })
+      broker = await createBroker({
+        log: log.child({ component: 'broker' }),
+        keys: keys.lookup,
+        nowMs,
+        // Replicas: one broker across them, through Redis (design: beyond one machine).
+        ...(config.redisUrl ? { ...createRedisBackends({ url: config.redisUrl }), id: `fuelpay-${config.cloudId}` } : {}),
+      })
       closers.push(() => (broker as Broker).close())
       const { port } = await broker.listen(config.mqttPort, config.mqttHost)
       mqttUrl = `mqtt://${urlHost(config.mqttHost)}:${port}`
@@ -84,12 +90,12 @@ export async function startCloud(config: CloudConfig, opts: StartCloudOptions = 
 
     const link: CloudLink = await createCloudLink({
       url: mqttUrl,
-      clientId: 'cloud-main',
+      clientId: `cloud-${config.cloudId}`,
       // With Mosquitto the cloud logs in like everyone else, with its secret from the credentials file.
       credential: () =>
         config.mqttPasswordsFile
-          ? passwordFromFile(config.mqttPasswordsFile, 'cloud-main')
-          : signBrokerCredential({ role: 'cloud', id: 'main' }, keys.active(), nowMs(), 7 * 86_400),
+          ? passwordFromFile(config.mqttPasswordsFile, `cloud-${config.cloudId}`)
+          : signBrokerCredential({ role: 'cloud', id: config.cloudId }, keys.active(), nowMs(), 7 * 86_400),
       log: log.child({ component: 'cloud-link' }),
       onMessage: telemetryRouter(deps),
     })
@@ -124,7 +130,7 @@ export async function startCloud(config: CloudConfig, opts: StartCloudOptions = 
     })
 
     if (config.adminTokenGenerated) log.warn('FUELPAY_ADMIN_TOKEN is not set; generated one for this run')
-    log.info({ httpUrl, mqttUrl, db: database.kind }, 'fuelpay cloud ready')
+    log.info({ httpUrl, mqttUrl, db: database.kind, cloudId: config.cloudId, redis: config.redisUrl !== undefined }, 'fuelpay cloud ready')
     return { httpUrl, mqttUrl, adminToken: config.adminToken, app, deps, database, close: closeAll }
   } catch (e) {
     await closeAll()

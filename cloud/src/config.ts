@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { resolve } from 'node:path'
-import { GEOFENCE_ACCURACY_ALLOWANCE_M, PUMP_AUTHORIZATION_TTL_S } from '@fuelpay/proto'
+import { GEOFENCE_ACCURACY_ALLOWANCE_M, ID_PATTERN, PUMP_AUTHORIZATION_TTL_S } from '@fuelpay/proto'
+import { redisOptionsFromUrl } from './broker/redis-backends.ts'
 
 /**
  * The cloud's configuration: read from the environment once, validated, and
@@ -60,6 +61,18 @@ export interface CloudConfig {
    * broker credential JWT, and the cloud's own link logs in with `cloud-main`'s.
    */
   readonly mqttPasswordsFile: string | undefined
+  /**
+   * Redis that clusters the embedded brokers of several cloud replicas
+   * (design: beyond one machine): a car on one replica's broker reaches a
+   * station on another's. Replicas share one PostgreSQL.
+   */
+  readonly redisUrl: string | undefined
+  /**
+   * This replica's name: its MQTT link logs in as `cloud-<id>` and its broker
+   * is `fuelpay-<id>`, so replicas never take each other's place. `main` on
+   * one machine; a random one per run with Redis unless set.
+   */
+  readonly cloudId: string
 }
 
 export type Env = Record<string, string | undefined>
@@ -106,6 +119,18 @@ export function loadConfig(env: Env = process.env): CloudConfig {
   const mqttPasswordsFile = env.FUELPAY_MQTT_PASSWORDS_FILE ? resolve(env.FUELPAY_MQTT_PASSWORDS_FILE) : undefined
   if (mqttPasswordsFile && embeddedBroker)
     errors.push('FUELPAY_MQTT_PASSWORDS_FILE is for an external broker: set FUELPAY_EMBEDDED_BROKER=false')
+  const redisUrl = env.FUELPAY_REDIS_URL || undefined
+  if (redisUrl) {
+    try {
+      redisOptionsFromUrl(redisUrl)
+    } catch (e) {
+      errors.push((e as Error).message)
+    }
+    if (!embeddedBroker) errors.push('FUELPAY_REDIS_URL clusters the embedded broker: it does not go with FUELPAY_EMBEDDED_BROKER=false')
+    if (!databaseUrl) errors.push('FUELPAY_REDIS_URL is for replicas, which share one PostgreSQL: set DATABASE_URL')
+  }
+  const cloudId = env.FUELPAY_CLOUD_ID || (redisUrl ? `r${randomBytes(4).toString('hex')}` : 'main')
+  if (!new RegExp(ID_PATTERN).test(cloudId)) errors.push('FUELPAY_CLOUD_ID is 1-64 letters, digits, _ or -, starting with a letter or digit')
   const config: CloudConfig = {
     databaseUrl,
     dbPrepare: bool(env, 'FUELPAY_DB_PREPARE', true, errors),
@@ -133,6 +158,8 @@ export function loadConfig(env: Env = process.env): CloudConfig {
     pumpSessionMaxMs: int(env, 'FUELPAY_PUMP_SESSION_MAX_MS', 15 * 60_000, 1000, 86_400_000, errors),
     embeddedBroker,
     mqttPasswordsFile,
+    redisUrl,
+    cloudId,
   }
   if (errors.length > 0) throw new Error(`invalid cloud configuration: ${errors.join('; ')}`)
   return Object.freeze(config)

@@ -54,3 +54,19 @@ t.test('pump authorization lifetime, pump session bound, external broker and Mos
   t.throws(() => loadConfig({ FUELPAY_EMBEDDED_BROKER: 'false' }), /needs FUELPAY_BROKER_URL/)
   t.throws(() => loadConfig({ FUELPAY_MQTT_PASSWORDS_FILE: '/x.json' }), /external broker/)
 })
+
+t.test('replicas: FUELPAY_REDIS_URL and FUELPAY_CLOUD_ID', async (t) => {
+  t.equal(loadConfig({}).redisUrl, undefined)
+  t.equal(loadConfig({}).cloudId, 'main', 'one machine: the cloud is cloud-main')
+  const pg = { DATABASE_URL: 'postgres://h/db' }
+  const r = loadConfig({ ...pg, FUELPAY_REDIS_URL: 'redis://127.0.0.1:6379/1', FUELPAY_CLOUD_ID: 'eu-1' })
+  t.same([r.redisUrl, r.cloudId], ['redis://127.0.0.1:6379/1', 'eu-1'])
+  const a = loadConfig({ ...pg, FUELPAY_REDIS_URL: 'redis://h' }).cloudId
+  const b = loadConfig({ ...pg, FUELPAY_REDIS_URL: 'redis://h' }).cloudId
+  t.match(a, /^r[0-9a-f]{8}$/, 'with Redis and no name, a name of its own')
+  t.not(a, b, "so two replicas never take each other's place")
+  t.throws(() => loadConfig({ ...pg, FUELPAY_REDIS_URL: 'http://h' }), /redis:\/\//)
+  t.throws(() => loadConfig({ FUELPAY_REDIS_URL: 'redis://h' }), /share one PostgreSQL: set DATABASE_URL/)
+  t.throws(() => loadConfig({ ...pg, FUELPAY_REDIS_URL: 'redis://h', FUELPAY_EMBEDDED_BROKER: 'false', FUELPAY_BROKER_URL: 'mqtt://h' }), /embedded broker/)
+  t.throws(() => loadConfig({ FUELPAY_CLOUD_ID: 'a/b' }), /FUELPAY_CLOUD_ID/)
+})
