@@ -34,8 +34,11 @@ const newId = (prefix: string) => `${prefix}_${randomBytes(9).toString('base64ur
 
 /**
  * Admin provisioning (Bearer FUELPAY_ADMIN_TOKEN). Creating with an id that
- * exists updates it, so provisioning scripts can run again; a station or
- * vehicle key with a new kid is added beside the old one (key rotation).
+ * exists updates it, so provisioning scripts can run again, but never across
+ * tenants (a vehicle or fleet of another account, a station of another
+ * operator: FORBIDDEN). A station or vehicle key with a new kid is added
+ * beside the old one (key rotation); a kid already paired must name the same
+ * unrevoked key (keys/paired-key.ts).
  */
 export function adminRoutes(deps: CloudDeps): FastifyPluginAsync {
   const { db } = deps
