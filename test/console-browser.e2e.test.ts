@@ -1,8 +1,10 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { reason } from '@fuelpay/proto'
 import { chromium } from 'playwright-core'
 import t from 'tap'
+import { adminPost, fakeStation, provisionOperator, startTestCloud, testDatabase } from '../cloud/test/console/helpers.ts'
 import { admin, startWorld } from './helpers/fixture.ts'
 import { ROOT, startProgram } from './helpers/processes.ts'
 
@@ -99,5 +101,65 @@ t.test('the console page shows a payment live and stops the pump', async (t) => 
   t.equal(await page.locator('#status').textContent(), 'Stale')
   t.match((await page.locator('#stale').textContent()) ?? '', /Reconnecting/)
   await page.screenshot({ path: join(ROOT, 'reports', 'console-stale.png'), fullPage: false })
+  t.same(pageErrors, [], 'no script errors on the page')
+})
+
+// What the page shows of a station that went offline, and of hostile text
+// from the station side (its name, a pump's reason message): a cloud with a
+// stand-in station on the real broker, the page in headless Chromium.
+t.test('an offline station\'s pumps show their last report, not live numbers; hostile names stay text', async (t) => {
+  const tdb = await testDatabase(t)
+  const cloud = await startTestCloud(t, tdb)
+  const op = await provisionOperator(cloud.httpUrl, 'op-page', ['st-page'])
+  const hostile = '<img src=x onerror="window.__pwned=1">'
+  const key = op.stationKeys['st-page']
+  if (!key) throw new Error('station key missing')
+  await adminPost(cloud.httpUrl, '/v1/admin/stations', {
+    id: 'st-page',
+    operatorId: 'op-page',
+    name: hostile,
+    lat: 48.1,
+    lon: 11.5,
+    geofenceRadiusM: 150,
+    currency: 'EUR',
+    volumeUnit: 'L',
+    publicJwk: key.publicJwk,
+    pumps: [1, 2].map((pump) => ({ pump, grades: [{ grade: 'diesel', unitPriceMilli: 1799 }] })),
+  })
+  const station = await fakeStation(cloud, 'st-page')
+  t.teardown(() => station.close())
+  await station.status(true)
+  await station.pumpState({ pump: 1, state: 'fueling', grade: 'diesel', unitPriceMilli: 1799, volumeMilli: 5000, amountMinor: 900, currency: 'EUR' })
+  await station.pumpState({ pump: 2, state: 'fault', volumeMilli: 0, amountMinor: 0, currency: 'EUR', reason: reason('PUMP_FAULT', hostile) })
+
+  const profile = await mkdtemp(join(tmpdir(), 'fuelpay-chromium-'))
+  t.teardown(() => rm(profile, { recursive: true, force: true }))
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    timeout: 60_000,
+  })
+  t.teardown(() => context.close())
+  const page = context.pages()[0] ?? (await context.newPage())
+  page.setDefaultTimeout(15_000)
+  const pageErrors: string[] = []
+  page.on('pageerror', (e) => pageErrors.push(e.message))
+  await page.goto(`${cloud.httpUrl}/console`)
+  await page.locator('#api-key').fill(op.apiKey)
+  await page.locator('#login-go').click()
+  const pump1 = page.locator('[data-pump="st-page/1"][data-state="fueling"]')
+  await pump1.waitFor()
+  t.equal(await page.locator('.station-head h2').textContent(), hostile, 'the station name is shown as text')
+  await page.locator('[data-pump="st-page/2"] .why', { hasText: 'onerror' }).waitFor()
+  t.equal(await page.locator('img').count(), 0, 'no element made from station text')
+  t.equal(await page.evaluate('window.__pwned'), undefined, 'no script ran')
+  t.notOk(await pump1.evaluate((el) => el.classList.contains('unheard')), 'an online station is live')
+
+  await station.status(false)
+  await page.locator('[data-pump="st-page/1"].unheard').waitFor()
+  t.match((await pump1.textContent()) ?? '', /Station offline: last report/, 'the pump says its numbers are the last report')
+  await station.status(true)
+  await page.locator('[data-pump="st-page/1"]:not(.unheard)').waitFor()
   t.same(pageErrors, [], 'no script errors on the page')
 })

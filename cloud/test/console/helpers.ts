@@ -81,7 +81,7 @@ export async function adminPost<T>(httpUrl: string, path: string, body: unknown)
 /** An operator with one station of `pumps` pumps selling diesel 1.799 and unleaded95 1.859 EUR/L. */
 export async function provisionOperator(httpUrl: string, operatorId: string, stationIds: string[], pumps = 2) {
   const op = await adminPost<{ id: string; apiKey: string }>(httpUrl, '/v1/admin/operators', { id: operatorId, name: `${operatorId} Fuels` })
-  const stationKeys: Record<string, SigningKey> = {}
+  const stationKeys: Record<string, Awaited<ReturnType<typeof generateSigningKey>>> = {}
   for (const [i, stationId] of stationIds.entries()) {
     const key = await generateSigningKey(`${stationId}-k1`)
     stationKeys[stationId] = key

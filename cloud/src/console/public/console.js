@@ -176,7 +176,10 @@
         const s = state.stations.get(f.stationId)
         if (!s) return
         Object.assign(s, { online: f.online, backlog: f.backlog, statusAt: f.statusAt })
-        return renderStationHead(s)
+        renderStationHead(s)
+        // Its pumps' numbers stop being live when it goes offline, and are again when it returns.
+        for (const p of s.pumps) renderPump(p)
+        return
       }
       case 'prices': {
         const s = state.stations.get(f.stationId)
@@ -278,9 +281,14 @@
     el.dataset.state = p.state
     const grade = p.grade ? p.grades.find((g) => g.grade === p.grade) : undefined
     const session = p.sessionId ? state.sessions.get(p.sessionId) : undefined
+    // An offline station sends nothing: what its pump shows is its last report, not what it is doing now.
+    const station = state.stations.get(p.stationId)
+    const unheard = station?.online === false && p.state !== 'offline'
+    el.classList.toggle('unheard', unheard)
     fill(
       el,
       h('div', { class: 'pump-top' }, h('span', { class: 'pump-no' }, p.pump), h('span', { class: 'state' }, p.state), p.inService ? null : h('span', { class: 'badge off' }, 'out of service')),
+      unheard ? h('div', { class: 'unheard-note' }, `Station offline: last report ${p.updatedAt ? time(p.updatedAt) : 'unknown'}`) : null,
       h('div', { class: 'amount' }, p.amountText),
       h('div', { class: 'volume' }, p.volumeText),
       p.grade ? h('div', { class: 'grade' }, h('strong', {}, p.grade), grade ? ` @ ${grade.priceText}` : '') : h('div', { class: 'prices' }, p.grades.map((g) => `${g.grade} ${g.priceText}`).join(' · ')),
