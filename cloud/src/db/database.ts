@@ -194,6 +194,9 @@ export interface SessionTable {
   sale: Json<Record<string, unknown>> | null
   receipt_id: string | null
   settled_at: Timestamp | null
+  /** Sweeps that failed to carry out the decided settlement, and when the sweeper tries again. */
+  settle_attempts: Generated<number>
+  settle_next_at: Timestamp | null
   created_at: Timestamp
   updated_at: Timestamp
 }

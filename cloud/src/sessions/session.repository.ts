@@ -112,7 +112,8 @@ export function sessionsDue(db: Db, now: Date, limit: number, unrecordedRetryMs:
     .where((eb) =>
       eb.or([
         eb.and([eb('hold_expires_at', '<', now), eb('state', 'in', ['held', 'pump_authorized', 'fueling'])]),
-        eb('settle_action', 'is not', null),
+        // Decided, not yet carried out: unless the last tries failed and the next is not due.
+        eb.and([eb('settle_action', 'is not', null), eb.or([eb('settle_next_at', 'is', null), eb('settle_next_at', '<=', now)])]),
         eb.and([eb('state', '=', 'requested'), eb('created_at', '<', new Date(now.getTime() - 5 * 60_000))]),
         // A hold the processor may have placed but the session never recorded
         // (authorization.service.ts), asked about again every few minutes.

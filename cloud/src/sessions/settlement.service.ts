@@ -707,10 +707,32 @@ export async function expireSessions(deps: CloudDeps, opts: { limit?: number } =
       await finishSettlement(deps, id, after)
       touched++
     } catch (err) {
-      deps.log.warn({ err, sessionId: id }, 'expiry of a session failed; will retry')
+      const next = await deferSettlement(deps, id).catch(() => undefined)
+      deps.log.warn({ err, sessionId: id, ...(next ? { attempts: next.attempts, nextAt: next.at } : {}) }, 'expiry of a session failed; will retry')
     }
   }
   return touched
+}
+
+/** The sweeper's wait after the first failed try of a settlement; doubled each time, up to SETTLE_RETRY_MAX_MS. */
+export const SETTLE_RETRY_MS = 30_000
+export const SETTLE_RETRY_MAX_MS = 3_600_000
+
+/**
+ * A decided settlement the sweeper could not carry out (the processor down,
+ * or refusing) is tried again later, each time later: one the processor
+ * refuses for good must not hold a place in every sweep's batch, where a
+ * hundred of them would keep every other session from being expired.
+ */
+async function deferSettlement(deps: CloudDeps, sessionId: string): Promise<{ attempts: number; at: Date } | undefined> {
+  const r = await sql<{ settle_attempts: number; settle_next_at: Date }>`
+    UPDATE sessions SET settle_attempts = settle_attempts + 1,
+      settle_next_at = ${new Date(deps.nowMs())}::timestamptz
+        + LEAST(${SETTLE_RETRY_MAX_MS}::float8, ${SETTLE_RETRY_MS}::float8 * power(2, LEAST(settle_attempts, 20))) * interval '1 millisecond'
+    WHERE id = ${sessionId}::text AND settled_at IS NULL AND settle_action IS NOT NULL
+    RETURNING settle_attempts, settle_next_at`.execute(deps.db)
+  const row = r.rows[0]
+  return row ? { attempts: row.settle_attempts, at: new Date(row.settle_next_at) } : undefined
 }
 
 export { SETTLED_STATES }
