@@ -105,8 +105,9 @@ export function loadConfig(env: Env = process.env): CloudConfig {
   if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl))
     errors.push('DATABASE_URL must be a postgres:// URL')
   const adminRaw = env.FUELPAY_ADMIN_TOKEN || undefined
-  if (adminRaw !== undefined && adminRaw.length < 16)
-    errors.push('FUELPAY_ADMIN_TOKEN must be at least 16 characters')
+  // What a bearer token can carry (auth.service.ts): a longer one, or one with spaces, could never be presented.
+  if (adminRaw !== undefined && !/^[\x21-\x7e]{16,4096}$/.test(adminRaw))
+    errors.push('FUELPAY_ADMIN_TOKEN must be 16-4096 printable characters without spaces')
   const logLevel = env.LOG_LEVEL || 'info'
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel))
     errors.push(`LOG_LEVEL ${logLevel} is not a pino level`)

@@ -70,3 +70,9 @@ t.test('replicas: FUELPAY_REDIS_URL and FUELPAY_CLOUD_ID', async (t) => {
   t.throws(() => loadConfig({ ...pg, FUELPAY_REDIS_URL: 'redis://h', FUELPAY_EMBEDDED_BROKER: 'false', FUELPAY_BROKER_URL: 'mqtt://h' }), /embedded broker/)
   t.throws(() => loadConfig({ FUELPAY_CLOUD_ID: 'a/b' }), /FUELPAY_CLOUD_ID/)
 })
+
+t.test('an admin token that could never be presented as a bearer token is refused at start', async (t) => {
+  t.equal(loadConfig({ FUELPAY_ADMIN_TOKEN: 'x'.repeat(4096) }).adminToken.length, 4096)
+  for (const bad of ['short', 'has a space inside it', 'x'.repeat(4097), 'tab\there-0123456789', 'ümlaut-0123456789ab'])
+    t.throws(() => loadConfig({ FUELPAY_ADMIN_TOKEN: bad }), /FUELPAY_ADMIN_TOKEN must be 16-4096 printable/, JSON.stringify(bad.slice(0, 30)))
+})
