@@ -94,10 +94,11 @@ export function capturedExactlyOnce(f: Facts): InvariantResult {
     }
   }
   for (const c of f.cloudSessions) {
-    if (c.captures > 1 && !seen.has(c.sessionId))
-      bad.push(`${c.sessionId}: captured ${c.captures} times`)
-    if (c.captures > 0 && !seen.has(c.sessionId))
-      bad.push(`${c.sessionId}: captured without a station sale`)
+    if (seen.has(c.sessionId)) continue
+    if (c.captures > 1) bad.push(`${c.sessionId}: captured ${c.captures} times`)
+    // Any sign of money taken counts: a capture the ledger count missed is still one.
+    if (c.captures > 0 || c.capturedMinor > 0 || c.state === 'captured')
+      bad.push(`${c.sessionId}: captured ${c.capturedMinor} without a station sale`)
   }
   return {
     name: 'every completed sale captured exactly once',

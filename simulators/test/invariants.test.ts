@@ -102,6 +102,18 @@ t.test('each kind of breakage is caught', async (t) => {
       'sum of pump totalizer deltas = captured volume',
     ],
     [
+      'captured without a sale, the capture missing from the ledger count',
+      (f) =>
+        f.cloudSessions.push({
+          sessionId: 's9',
+          state: 'captured',
+          holdAmountMinor: 10,
+          capturedMinor: 10,
+          captures: 0,
+        }),
+      'every completed sale captured exactly once',
+    ],
+    [
       'ledger unbalanced',
       (f) => (f.ledger = { balanced: false, detail: 'entry 7' }),
       'ledger balanced',
