@@ -122,15 +122,32 @@ export async function settlePending(o: {
   /** This car: a hold's session id follows from it and the request's key (proto sessionIdFor). */
   vehicleId: string
   keys: DurableKeyStore
-  cloud: Pick<CloudClient, 'requestFuelAuthorization' | 'cancelSession'>
+  cloud: Pick<CloudClient, 'requestFuelAuthorization' | 'cancelSession' | 'getSession'>
   log: Logger
   ids: () => string
   nowMs: () => number
+  /** Waits between cancels of a hold the cloud is still placing (default 2 s, 15 times). */
+  wait?: (ms: number) => Promise<void>
+  stillPlacingTries?: number
 }): Promise<{ cancelled: string[]; left: number }> {
   const cancelled: string[] = []
+  const wait = o.wait ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)))
   const cancel = async (sessionId: string, key: string): Promise<boolean> => {
     await o.keys.keep('cancel-session', key, { sessionId })
-    const r = await o.cloud.cancelSession(sessionId, key)
+    let r = await o.cloud.cancelSession(sessionId, key)
+    // The cloud may still be placing the hold (the last run stopped while it
+    // asked the processor): a session in `requested` cannot be cancelled yet,
+    // and dropping the cancel would leave its hold until the unused-hold sweep.
+    for (let i = 0; !r.ok && r.reason.code === 'SESSION_STATE_CONFLICT'; i++) {
+      const s = await o.cloud.getSession(sessionId)
+      if (!s.ok || s.value.state !== 'requested') break
+      if (i >= (o.stillPlacingTries ?? 15)) {
+        o.log.warn({ sessionId }, 'a hold left by the last run is still being placed; will cancel it at the next start')
+        return false
+      }
+      await wait(2000)
+      r = await o.cloud.cancelSession(sessionId, key)
+    }
     if (!r.ok && TRANSIENT.has(r.reason.code)) {
       o.log.warn({ sessionId, code: r.reason.code }, 'could not cancel a hold left by the last run; will retry')
       return false

@@ -53,6 +53,7 @@ t.test('settling: unknown session asked again then cancelled; transient failures
       const a = cancelAnswer[sessionId] ?? 'ok'
       return a === 'ok' ? ok({} as never) : fail(a)
     },
+    getSession: async () => fail('SESSION_NOT_FOUND'),
   }
   let n = 0
   const r = await settlePending({ vehicleId: 'car7', keys, cloud, log: silentLogger(), ids: () => `new${++n}`, nowMs: () => now })
@@ -83,10 +84,50 @@ t.test('settling: a hold asked for with a voice code (not kept) and no known ses
       calls.push(`cancel ${sessionId}`)
       return ok({} as never)
     },
+    getSession: async () => fail('SESSION_NOT_FOUND'),
   }
   const r = await settlePending({ vehicleId: 'car7', keys, cloud, log: silentLogger(), ids: () => 'new', nowMs: () => now })
   const derived = sessionIdFor('car7', 'coded')
   t.same(calls, [`cancel ${derived}`, 'cancel s-coded'], 'not sent again without its code: cancelled by the session id its key made; the granted one by its session')
   t.same(r.cancelled, [derived, 's-coded'])
   t.same(keys.pending(), [])
+})
+
+t.test('settling: a hold the cloud is still placing (requested) is cancelled once it is held, not dropped', async (t) => {
+  const now = 10 * HOLD_REPLAY_WINDOW_MS
+  const request = { stationId: 'st1', pump: 2 }
+  const derived = sessionIdFor('car7', 'coded')
+  /** The cloud holds the session from the `heldFrom`-th cancel on (`fueling` from the start when 0). */
+  const run = async (heldFrom: number) => {
+    const keys = await fileKeyStore(join(await dir(t), 'car.pending.json'))
+    await keys.keep('fuel-authorization', 'coded', { request, at: now - 1000, voiceCodeOmitted: true })
+    let cancels = 0
+    const state = () => (heldFrom === 0 ? 'fueling' : cancels >= heldFrom ? 'held' : 'requested')
+    const calls: string[] = []
+    const cloud = {
+      requestFuelAuthorization: async () => fail('IDEMPOTENCY_KEY_REUSED'),
+      cancelSession: async (sessionId: string) => {
+        calls.push(`cancel ${sessionId}`)
+        cancels++
+        return state() === 'held' ? ok({} as never) : fail('SESSION_STATE_CONFLICT', `session is ${state()}`)
+      },
+      getSession: async () => ok({ state: state() } as never),
+    }
+    const waits: number[] = []
+    const r = await settlePending({ vehicleId: 'car7', keys, cloud, log: silentLogger(), ids: () => 'c1', nowMs: () => now, wait: async (ms) => void waits.push(ms), stillPlacingTries: 3 })
+    return { r, calls, waits, keys }
+  }
+  const soon = await run(3)
+  t.same(soon.calls, [`cancel ${derived}`, `cancel ${derived}`, `cancel ${derived}`], 'asked again while the cloud placed the hold')
+  t.same(soon.waits, [2000, 2000])
+  t.same(soon.r.cancelled, [derived], 'and cancelled once held')
+  t.same(soon.keys.pending(), [])
+
+  const never = await run(100)
+  t.same(never.r.cancelled, [])
+  t.same(never.keys.pending().map((p) => p.purpose).sort(), ['cancel-session', 'fuel-authorization'], 'still placing after the tries: kept for the next start, not forgotten')
+
+  const conflict = await run(0)
+  t.same(conflict.r.cancelled, [], 'a session past requested that cannot be cancelled (the pump took it) is left to its sale')
+  t.same(conflict.keys.pending(), [])
 })
