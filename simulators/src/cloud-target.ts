@@ -252,7 +252,7 @@ export async function cloudSessionFacts(
   stationIds: string[],
 ): Promise<CloudSessionFact[]> {
   const rows = await sql(
-    `SELECT s.id, s.state, s.hold_amount_minor, s.captured_minor, (s.sale->>'volumeMilli') AS volume_milli,
+    `SELECT s.id, s.state, s.station_id, s.pump, s.hold_amount_minor, s.captured_minor, (s.sale->>'volumeMilli') AS volume_milli,
        (SELECT count(*) FROM journal_entries e WHERE e.session_id = s.id AND e.kind = 'capture')::int AS captures
      FROM sessions s WHERE s.station_id = ANY($1)`,
     [stationIds],
@@ -263,6 +263,8 @@ export async function cloudSessionFacts(
     holdAmountMinor: Number(r.hold_amount_minor),
     capturedMinor: Number(r.captured_minor),
     captures: Number(r.captures),
+    stationId: String(r.station_id),
+    pump: Number(r.pump),
     ...(r.volume_milli !== null && r.volume_milli !== undefined && r.state === 'captured'
       ? { volumeMilli: Number(r.volume_milli) }
       : {}),

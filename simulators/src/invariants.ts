@@ -31,6 +31,9 @@ export interface CloudSessionFact {
   captures: number
   /** Volume the cloud captured for, when it records it. */
   volumeMilli?: number
+  /** Where the cloud says the session fuelled, when it records it (else the station's sale says). */
+  stationId?: string
+  pump?: number
 }
 
 export interface PumpFact {
@@ -107,20 +110,41 @@ export function capturedExactlyOnce(f: Facts): InvariantResult {
   }
 }
 
-/** The pumps' totalizers moved by exactly the volume the cloud captured. */
+/**
+ * Each pump's totalizer moved by exactly the volume the cloud captured for
+ * sales at that pump. Compared per pump, not in one sum: a sale booked to
+ * the wrong pump, or one pump's loss hiding another's surplus, would cancel out.
+ */
 export function totalizersMatchCaptures(f: Facts): InvariantResult {
-  let pumped = 0
-  for (const p of f.pumps) pumped += p.totalizerEndMilli - p.totalizerStartMilli
+  const key = (stationId: string | undefined, pump: number | undefined) => `${stationId}/${pump}`
+  const pumped = new Map<string, number>()
+  let pumpedTotal = 0
+  for (const p of f.pumps) {
+    const d = p.totalizerEndMilli - p.totalizerStartMilli
+    pumped.set(key(p.stationId, p.pump), d)
+    pumpedTotal += d
+  }
   const bySession = new Map(f.sales.map((s) => [s.sessionId, s]))
-  let captured = 0
+  const captured = new Map<string, number>()
+  let capturedTotal = 0
   for (const c of f.cloudSessions) {
     if (c.state !== 'captured') continue
-    captured += c.volumeMilli ?? bySession.get(c.sessionId)?.volumeMilli ?? 0
+    const sale = bySession.get(c.sessionId)
+    const v = c.volumeMilli ?? sale?.volumeMilli ?? 0
+    const k = key(c.stationId ?? sale?.stationId, c.pump ?? sale?.pump)
+    captured.set(k, (captured.get(k) ?? 0) + v)
+    capturedTotal += v
+  }
+  const bad: string[] = []
+  for (const k of new Set([...pumped.keys(), ...captured.keys()])) {
+    const p = pumped.get(k) ?? 0
+    const c = captured.get(k) ?? 0
+    if (p !== c) bad.push(`${k}: pumped ${p} mL, captured ${c} mL`)
   }
   return {
     name: 'sum of pump totalizer deltas = captured volume',
-    ok: pumped === captured,
-    detail: `pumped ${pumped} mL, captured ${captured} mL over ${f.pumps.length} pumps`,
+    ok: bad.length === 0,
+    detail: `pumped ${pumpedTotal} mL, captured ${capturedTotal} mL over ${f.pumps.length} pumps${bad.length ? `; ${sample(bad)}` : ''}`,
   }
 }
 

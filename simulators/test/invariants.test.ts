@@ -114,6 +114,14 @@ t.test('each kind of breakage is caught', async (t) => {
       'every completed sale captured exactly once',
     ],
     [
+      'volume sold at one pump drawn from another (the sums agree)',
+      (f) => {
+        ;(f.pumps[0] as { totalizerEndMilli: number }).totalizerEndMilli = 1000
+        ;(f.pumps[1] as { totalizerEndMilli: number }).totalizerEndMilli = 35_000
+      },
+      'sum of pump totalizer deltas = captured volume',
+    ],
+    [
       'ledger unbalanced',
       (f) => (f.ledger = { balanced: false, detail: 'entry 7' }),
       'ledger balanced',
