@@ -206,6 +206,10 @@ async function verifySignature(
 }
 
 function checkTimes(iat: number, exp: number, nowMs: number): Result<true> {
+  // Every comparison with NaN is false: a clock that is not a number would
+  // make every token valid forever. Fail closed instead.
+  if (typeof nowMs !== 'number' || !Number.isFinite(nowMs) || nowMs < 0)
+    return fail('INTERNAL', 'verifier clock is not an epoch ms number')
   const now = Math.floor(nowMs / 1000)
   if (iat > now + CLOCK_SKEW_S) return fail('TOKEN_NOT_YET_VALID')
   if (exp <= iat) return fail('TOKEN_CLAIMS_INVALID', 'exp before iat')

@@ -293,6 +293,31 @@ t.test('pump authorization: time, against the injected clock', async (t) => {
   t.equal(codeOf(await verifyPA(future)), 'TOKEN_NOT_YET_VALID', 'iat ten minutes ahead')
 })
 
+t.test('a verifier clock that is not a number fails closed', async (t) => {
+  const pa = await signPumpAuthorization(claims, cloud, NOW_MS)
+  const bc = await signBrokerCredential({ role: 'vehicle', id: 'car7' }, cloud, NOW_MS)
+  const ca = await signClientAssertion({ role: 'vehicle', id: 'car7' }, car, NOW_MS)
+  const keysFor = () => car.publicKey
+  for (const nowMs of [Number.NaN, Number.POSITIVE_INFINITY, -1, undefined, '1750000000000']) {
+    const n = nowMs as number
+    t.equal(
+      codeOf(await verifyPumpAuthorization(pa, { keys: cloudKeys, nowMs: n, expect })),
+      'INTERNAL',
+      `pump authorization, now ${nowMs}`,
+    )
+    t.equal(
+      codeOf(await verifyBrokerCredential(bc, { keys: cloudKeys, nowMs: n })),
+      'INTERNAL',
+      `broker credential, now ${nowMs}`,
+    )
+    t.equal(
+      codeOf(await verifyClientAssertion(ca, { keysFor, nowMs: n })),
+      'UNAUTHENTICATED',
+      `client assertion, now ${nowMs}`,
+    )
+  }
+})
+
 t.test('pump authorization: station, pump, vehicle', async (t) => {
   const token = await signPumpAuthorization(claims, cloud, NOW_MS)
   const v = (e: Partial<typeof expect>) =>
