@@ -246,14 +246,18 @@ async function spawnCloud(opts: CloudTargetOptions & { adminToken: string }): Pr
   return withLedger(t, db)
 }
 
-/** The cloud's sessions at the given stations, with capture counts from the ledger. */
+/**
+ * The cloud's sessions at the given stations, with capture counts from the
+ * ledger. A late capture (a sale after the hold was voided) is a capture: a
+ * session with one of each has been charged twice.
+ */
 export async function cloudSessionFacts(
   sql: SqlQuery,
   stationIds: string[],
 ): Promise<CloudSessionFact[]> {
   const rows = await sql(
     `SELECT s.id, s.state, s.station_id, s.pump, s.hold_amount_minor, s.captured_minor, (s.sale->>'volumeMilli') AS volume_milli,
-       (SELECT count(*) FROM journal_entries e WHERE e.session_id = s.id AND e.kind = 'capture')::int AS captures
+       (SELECT count(*) FROM journal_entries e WHERE e.session_id = s.id AND e.kind IN ('capture', 'late_capture'))::int AS captures
      FROM sessions s WHERE s.station_id = ANY($1)`,
     [stationIds],
   )
