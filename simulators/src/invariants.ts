@@ -50,11 +50,26 @@ export interface LedgerFact {
   detail: string
 }
 
+/** What the run itself did: the invariants above say nothing about sessions that never ran. */
+export interface RunFact {
+  /** Sessions that took a car and a pump. */
+  started: number
+  /** Sessions that ran to an end the script could judge (settled, declined). */
+  finished: number
+  /** Session scripts that threw: their sessions went unchecked. */
+  crashed: number
+  /** Sessions still running when the drain gave up. */
+  inFlight: number
+  /** Sales still in a station's store-and-forward queue at the end. */
+  undelivered: number
+}
+
 export interface Facts {
   sales: SaleFact[]
   cloudSessions: CloudSessionFact[]
   pumps: PumpFact[]
   ledger: LedgerFact
+  run: RunFact
   /** Sessions the cloud still holds open (not final) after the drain. */
   openSessions?: number
 }
@@ -184,6 +199,26 @@ export function everySessionSettled(f: Facts): InvariantResult {
   }
 }
 
+/**
+ * The run did what it was asked: sessions ran and were all judged. A run
+ * where nothing started, every script crashed, or the drain gave up would
+ * otherwise hold every invariant above with nothing to check.
+ */
+export function runCarriedThrough(f: Facts): InvariantResult {
+  const r = f.run
+  const bad: string[] = []
+  if (r.started === 0) bad.push('no session started')
+  else if (r.finished === 0) bad.push(`none of ${r.started} sessions finished`)
+  if (r.crashed > 0) bad.push(`${r.crashed} session scripts crashed`)
+  if (r.inFlight > 0) bad.push(`${r.inFlight} sessions still in flight after the drain`)
+  if (r.undelivered > 0) bad.push(`${r.undelivered} sales undelivered after the drain`)
+  return {
+    name: 'sessions ran and were all judged',
+    ok: bad.length === 0,
+    detail: bad.length ? bad.join('; ') : `${r.started} started, ${r.finished} finished`,
+  }
+}
+
 export function checkInvariants(f: Facts): InvariantResult[] {
   return [
     capturedExactlyOnce(f),
@@ -191,5 +226,6 @@ export function checkInvariants(f: Facts): InvariantResult[] {
     ledgerBalanced(f),
     noPumpLeftAuthorized(f),
     everySessionSettled(f),
+    runCarriedThrough(f),
   ]
 }

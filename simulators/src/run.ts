@@ -13,6 +13,7 @@ import {
   checkInvariants,
   type Facts,
   type PumpFact,
+  type RunFact,
   type SaleFact,
 } from './invariants.ts'
 import { machineInfo } from './machine.ts'
@@ -219,27 +220,35 @@ export async function runSimulation(cfg: Readonly<SimConfig>, deps: RunDeps): Pr
       sleep(cfg.drainS * 1000, false, { signal: drainTimer.signal }).catch(() => false),
     ])
     drainTimer.abort()
+    const inFlight = drained ? 0 : active
     if (!drained)
-      notes.push(`drain timed out after ${cfg.drainS} s with ${active} sessions in flight`)
+      notes.push(`drain timed out after ${cfg.drainS} s with ${inFlight} sessions in flight`)
     // Then every station's store-and-forward backlog empties.
     const backlogDeadline = performance.now() + cfg.drainS * 1000
+    let undelivered = 0
     for (;;) {
-      const backlog = (await Promise.all(stations.map((s) => s.journal.backlog()))).reduce(
+      undelivered = (await Promise.all(stations.map((s) => s.journal.backlog()))).reduce(
         (a, b) => a + b,
         0,
       )
-      if (backlog === 0) break
+      if (undelivered === 0) break
       if (performance.now() > backlogDeadline) {
-        notes.push(`${backlog} sales still undelivered after the drain`)
+        notes.push(`${undelivered} sales still undelivered after the drain`)
         break
       }
       await sleep(200)
     }
     progress.stop()
 
-    const facts = await gatherFacts(target, stations)
-    const invariants = checkInvariants(facts)
     const statsReport = stats.report()
+    const facts = await gatherFacts(target, stations, {
+      started: statsReport.totals.started ?? 0,
+      finished: statsReport.totals.finished ?? 0,
+      crashed: statsReport.errors.SIM_CRASH ?? 0,
+      inFlight,
+      undelivered,
+    })
+    const invariants = checkInvariants(facts)
     return {
       tool: 'fuelpay-simulator',
       name: cfg.name ?? `sim-${startedAt.replace(/[:.]/g, '-')}`,
@@ -480,7 +489,11 @@ async function fill(
 
 // Facts -------------------------------------------------------------------------
 
-async function gatherFacts(target: CloudTarget, stations: StationSim[]): Promise<Facts> {
+async function gatherFacts(
+  target: CloudTarget,
+  stations: StationSim[],
+  run: RunFact,
+): Promise<Facts> {
   const sales: SaleFact[] = []
   const pumps: PumpFact[] = []
   for (const s of stations) {
@@ -508,7 +521,7 @@ async function gatherFacts(target: CloudTarget, stations: StationSim[]): Promise
   let cloudSessions: CloudSessionFact[]
   if (target.sql) cloudSessions = await cloudSessionFacts(target.sql, ids)
   else cloudSessions = await sessionFactsOverHttp(target, stations, sales)
-  return { sales, pumps, cloudSessions, ledger: await ledgerFact(target) }
+  return { sales, pumps, cloudSessions, ledger: await ledgerFact(target), run }
 }
 
 /** Without database access: each sale's session as its station sees it (capture count inferred, weaker). */

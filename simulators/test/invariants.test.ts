@@ -49,11 +49,12 @@ const good = (): Facts => ({
     },
   ],
   ledger: { balanced: true, detail: 'ok' },
+  run: { started: 3, finished: 3, crashed: 0, inFlight: 0, undelivered: 0 },
 })
 
 t.test('consistent facts hold every invariant', async (t) => {
   const r = checkInvariants(good())
-  t.equal(r.length, 5)
+  t.equal(r.length, 6)
   for (const i of r) t.ok(i.ok, `${i.name}: ${i.detail}`)
 })
 
@@ -136,6 +137,11 @@ t.test('each kind of breakage is caught', async (t) => {
       (f) => ((f.cloudSessions[2] as { state: string }).state = 'held'),
       'every session settled',
     ],
+    ['no session started', (f) => (f.run.started = 0), 'sessions ran and were all judged'],
+    ['no session finished', (f) => (f.run.finished = 0), 'sessions ran and were all judged'],
+    ['a session script crashed', (f) => (f.run.crashed = 1), 'sessions ran and were all judged'],
+    ['the drain gave up', (f) => (f.run.inFlight = 2), 'sessions ran and were all judged'],
+    ['a sale left undelivered', (f) => (f.run.undelivered = 1), 'sessions ran and were all judged'],
   ]
   for (const [what, breakIt, name] of broken) {
     const f = good()

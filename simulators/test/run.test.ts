@@ -4,11 +4,12 @@ import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import { silentLogger } from '@fuelpay/platform'
 import { createTestDatabase } from '@fuelpay/platform/test-db'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { carFactoryFor } from '../src/cars.ts'
 import { parseSimConfig } from '../src/config.ts'
 import { writeReports } from '../src/report.ts'
-import { runSimulation } from '../src/run.ts'
+import { type CarFactory, runSimulation } from '../src/run.ts'
+import type { SimCar } from '../src/sim-car.ts'
 
 // A short load run through the real cloud, pump controllers and vehicle
 // agents: every scenario in the mix, a few seconds, invariants checked.
@@ -55,7 +56,7 @@ t.test('a short simulator run keeps every invariant and says so in its report', 
     ...(tdb.dataDir ? { cloudDataDir: tdb.dataDir } : {}),
   })
   for (const inv of report.invariants) t.ok(inv.ok, `${inv.name}: ${inv.detail}`)
-  t.equal(report.invariants.length, 5, 'all five invariants were checked')
+  t.equal(report.invariants.length, 6, 'all six invariants were checked')
   t.ok(report.ok, 'the report says the invariants held')
   t.ok((report.stats.totals.started ?? 0) > 0, 'sessions started')
   t.ok((report.stats.totals.captured ?? 0) > 0, 'sales were captured')
@@ -75,4 +76,67 @@ t.test('a short simulator run keeps every invariant and says so in its report', 
   const html = await readFile(paths.html, 'utf8')
   t.match(html, /<svg/, 'the HTML report has charts')
   t.match(html, /invariants held/)
+})
+
+/** A small run on a fresh database; `args` are added to the base flags. */
+async function smallRun(t: Test, args: string[], carFactory?: CarFactory) {
+  const tdb = await createTestDatabase()
+  const dir = await mkdtemp(join(tmpdir(), 'fuelpay-sim-test-'))
+  t.teardown(async () => {
+    await tdb.cleanup().catch(() => {})
+    await rm(dir, { recursive: true, force: true })
+  })
+  const cfg = parseSimConfig([
+    '--vehicles',
+    '4',
+    '--stations',
+    '1',
+    '--pumps',
+    '2',
+    '--scale',
+    '120',
+    '--drain',
+    '10',
+    '--no-progress',
+    '--report-dir',
+    dir,
+    ...(tdb.url ? ['--database-url', tdb.url] : []),
+    ...args,
+  ])
+  return runSimulation(cfg, {
+    log: silentLogger(),
+    carFactory: carFactory ?? (await carFactoryFor('wire')),
+    stderr: new Writable({ write: (_c, _e, cb) => cb() }),
+    ...(tdb.dataDir ? { cloudDataDir: tdb.dataDir } : {}),
+  })
+}
+
+const failed = (r: { invariants: { name: string; ok: boolean }[] }) =>
+  r.invariants.filter((i) => !i.ok).map((i) => i.name)
+
+t.test('a run in which no session started is not a success', async (t) => {
+  // 0.01 arrivals/s for 0.5 s: almost surely none.
+  const report = await smallRun(t, ['--rate', '0.01', '--duration', '0.5', '--seed', '3'])
+  t.equal(report.stats.totals.started ?? 0, 0, 'no session started')
+  t.notOk(report.ok, 'the run fails')
+  t.same(failed(report), ['sessions ran and were all judged'])
+})
+
+t.test('a run whose session scripts crash is not a success', async (t) => {
+  const crashing: CarFactory = ({ plan }) =>
+    ({
+      plan,
+      connect: async () => {},
+      startFueling: async () => {
+        throw new Error('the car fell over')
+      },
+      cancel: async () => ({ ok: false, detail: 'n/a' }),
+      waitSale: async () => ({ type: 'session-ended' }),
+      drop: () => {},
+      close: async () => {},
+    }) satisfies SimCar
+  const report = await smallRun(t, ['--rate', '4', '--duration', '1', '--seed', '3'], crashing)
+  t.ok((report.stats.errors.SIM_CRASH ?? 0) > 0, 'the scripts crashed')
+  t.notOk(report.ok, 'the run fails')
+  t.same(failed(report), ['sessions ran and were all judged'])
 })
