@@ -15,7 +15,7 @@ import { validate } from './codec.ts'
 import { PumpNumber, SessionId, StationId, VehicleId } from './ids.ts'
 import { Grades, SaleRecord } from './messages.ts'
 import { AmountMinor, CurrencyCode, VolumeMilli } from './money.ts'
-import { fail, ok, type ReasonCode, type Result } from './reasons.ts'
+import { fail, ok, type Result } from './reasons.ts'
 import type { Identity } from './acl.ts'
 
 /**
@@ -395,10 +395,13 @@ export async function verifyClientAssertion(
       subject = undefined
     }
   }
-  if (!subject) return fail('UNAUTHENTICATED', 'assertion names no subject')
+  if (!subject) return fail('UNAUTHENTICATED')
   const s = subject
   const sig = await verifySignature('clientAssertion', token, (kid) => opts.keysFor(s, kid))
-  if (!sig.ok) return fail(asAuthCode(sig.reason.code), sig.reason.message)
+  // One answer for every failure before the signature checks: a message that
+  // said "unknown key" or "revoked" would tell anyone which subjects and key
+  // ids are registered (README 6.5, no oracle). A failing key store is ours.
+  if (!sig.ok) return sig.reason.code === 'UNAVAILABLE' ? sig : fail('UNAUTHENTICATED')
   const claims = validate(ClientAssertionClaims, sig.value.payload)
   if (!claims.ok) return fail('UNAUTHENTICATED', claims.reason.message)
   const c = claims.value
@@ -408,10 +411,6 @@ export async function verifyClientAssertion(
   const times = checkTimes(c.iat, c.exp, opts.nowMs)
   if (!times.ok) return fail('UNAUTHENTICATED', times.reason.message)
   return ok({ ...s, jti: c.jti, exp: c.exp })
-}
-
-function asAuthCode(code: ReasonCode): ReasonCode {
-  return code === 'UNAVAILABLE' ? code : 'UNAUTHENTICATED'
 }
 
 // Key rings ---------------------------------------------------------------

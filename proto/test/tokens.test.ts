@@ -725,6 +725,37 @@ t.test('client assertions', async (t) => {
       String(junk).slice(0, 20),
     )
   }
+  // No oracle: an unsigned caller learns nothing about which subjects and
+  // key ids are registered or revoked from the answer, message included.
+  const revokedKeys: Record<string, KeyLookup> = {
+    ...registered,
+    'vehicle:car9': await keyRingFromJwks({ keys: [otherCar.publicJwk] }, [otherCar.kid]),
+  }
+  const withRevoked = {
+    nowMs: NOW_MS,
+    keysFor: (s: { role: string; id: string }, kid: string) =>
+      revokedKeys[`${s.role}:${s.id}`]?.(kid),
+  }
+  const refusals = [
+    await verifyClientAssertion(await signRaw(hdr, base, otherCar), withRevoked),
+    await verifyClientAssertion(await signRaw({ ...hdr, kid: 'nope-k1' }, base, car), withRevoked),
+    await verifyClientAssertion(
+      await signRaw(hdr, { ...base, iss: 'vehicle:nobody' }, car),
+      withRevoked,
+    ),
+    await verifyClientAssertion(
+      await signRaw({ ...hdr, kid: otherCar.kid }, { ...base, iss: 'vehicle:car9' }, car),
+      withRevoked,
+    ),
+    await verifyClientAssertion(
+      `${b64({ alg: 'none', ...hdr, kid: car.kid })}.${b64(base)}.`,
+      withRevoked,
+    ),
+    await verifyClientAssertion(`${b64({ ...hdr, kid: car.kid })}.${b64(base)}.!!`, withRevoked),
+    await verifyClientAssertion('junk', withRevoked),
+  ]
+  for (const r of refusals) t.same(r, refusals[0], 'the same answer, message included')
+  t.equal(codeOf(refusals[0] as Result<unknown>), 'UNAUTHENTICATED')
   const down = { nowMs: NOW_MS, keysFor: () => Promise.reject(new Error('db down')) }
   t.equal(
     codeOf(await verifyClientAssertion(token, down)),
