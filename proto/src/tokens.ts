@@ -126,7 +126,31 @@ export async function importSigningKey(jwk: JWK): Promise<SigningKey> {
   return { kid: jwk.kid, privateKey: (await importJWK(jwk, ALG)) as CryptoKey }
 }
 
-/** Imports a public Ed25519 JWK; refuses anything else (no RSA, no HMAC, no private parts). */
+/**
+ * The y coordinates (sign bit cleared) of the Ed25519 points of small order,
+ * canonical and not (p - 1, p, p + 1), as libsodium lists them. With such a
+ * public key, signatures verify without any private key: with the identity,
+ * `R = identity, S = 0` verifies for every message; with the others, for one
+ * message in 2, 4 or 8. A key like that is no key.
+ */
+const SMALL_ORDER_Y = [
+  '0000000000000000000000000000000000000000000000000000000000000000',
+  '0100000000000000000000000000000000000000000000000000000000000000',
+  '26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05',
+  'c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a',
+  'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+  'edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+  'eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+]
+
+function isSmallOrder(x: string): boolean {
+  const y = Buffer.from(x, 'base64url')
+  if (y.length !== 32) return true
+  y[31] = (y[31] as number) & 0x7f
+  return SMALL_ORDER_Y.includes(y.toString('hex'))
+}
+
+/** Imports a public Ed25519 JWK; refuses anything else (no RSA, no HMAC, no private parts, no small-order points). */
 export async function importPublicKey(jwk: unknown): Promise<Result<PublicKey>> {
   const j = jwk as JWK
   if (
@@ -139,6 +163,9 @@ export async function importPublicKey(jwk: unknown): Promise<Result<PublicKey>> 
   ) {
     return fail('TOKEN_UNKNOWN_KEY', 'not a public Ed25519 JWK')
   }
+  // 32 bytes are 43 base64url characters; anything else is not a point.
+  if (!/^[A-Za-z0-9_-]{43}$/.test(j.x) || isSmallOrder(j.x))
+    return fail('TOKEN_UNKNOWN_KEY', 'bad public key')
   try {
     return ok((await importJWK({ kty: 'OKP', crv: 'Ed25519', x: j.x }, ALG)) as CryptoKey)
   } catch {

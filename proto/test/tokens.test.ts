@@ -847,3 +847,36 @@ t.test('keyRingFromJwks and key import', async (t) => {
     'and a key without kid',
   )
 })
+
+t.test('a small-order public key is no key: with it anyone signs anything', async (t) => {
+  const smallOrderY = [
+    '0000000000000000000000000000000000000000000000000000000000000000',
+    '0100000000000000000000000000000000000000000000000000000000000000',
+    '26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05',
+    'c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a',
+    'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+    'edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+    'eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+  ]
+  for (const y of smallOrderY) {
+    for (const sign of [0, 0x80]) {
+      const bytes = Buffer.from(y, 'hex')
+      bytes[31] = (bytes[31] as number) | sign
+      const x = bytes.toString('base64url')
+      const jwk = { kty: 'OKP', crv: 'Ed25519', x, kid: 'weak', alg: 'EdDSA', use: 'sig' }
+      t.equal(codeOf(await importPublicKey(jwk)), 'TOKEN_UNKNOWN_KEY', `x = ${x}`)
+      t.equal(await (await keyRingFromJwks({ keys: [jwk] }))('weak'), undefined, `ring, x = ${x}`)
+    }
+  }
+  for (const x of ['', 'AAAA', `${car.publicJwk.x}A`, `${car.publicJwk.x}=`])
+    t.notOk((await importPublicKey({ ...car.publicJwk, x })).ok, `x of ${x.length} characters`)
+
+  // The identity point: R = identity, S = 0 verifies for every message.
+  const identity = Buffer.alloc(32)
+  identity[0] = 1
+  const ring = await keyRingFromJwks({
+    keys: [{ kty: 'OKP', crv: 'Ed25519', x: identity.toString('base64url'), kid: 'weak' }],
+  })
+  const forged = `${b64({ alg: 'EdDSA', typ: TYP.sale, kid: 'weak' })}.${b64(sale)}.${Buffer.concat([identity, Buffer.alloc(32)]).toString('base64url')}`
+  t.equal(codeOf(await verifySaleRecord(forged, ring)), 'TOKEN_UNKNOWN_KEY', 'a forged sale')
+})
