@@ -9,6 +9,7 @@ import type { CloudDeps } from '../deps.ts'
 import { refuse } from '../errors/errors.ts'
 import { findFleet, upsertFleet } from '../fleets/fleet.repository.ts'
 import { errorResponses, IdempotencyHeaders, Params } from '../http-schemas.ts'
+import { refuseUnusableKey } from '../keys/paired-key.ts'
 import { verifyLedger } from '../ledger/ledger.repository.ts'
 import { insertSimCard } from '../processor/sim-processor.repository.ts'
 import { findStation, revokeStationKey, setPrice, setPumpInService, upsertStation } from '../stations/station.repository.ts'
@@ -77,6 +78,7 @@ export function adminRoutes(deps: CloudDeps): FastifyPluginAsync {
           const other = await db.selectFrom('stations').select('id').where('beacon_major', '=', body.beaconMajor).where('id', '!=', body.id).executeTakeFirst()
           if (other) throw refuse('SCHEMA_INVALID', 'beacon number belongs to another station')
         }
+        await refuseUnusableKey(body.publicJwk)
         await upsertStation(db, body)
         return reply.status(201).send({ id: body.id })
       },
@@ -193,6 +195,7 @@ export function adminRoutes(deps: CloudDeps): FastifyPluginAsync {
           // A fleet of another account is as good as absent.
           if (!fleet || fleet.account_id !== body.accountId) throw refuse('NOT_FOUND', 'no such fleet')
         }
+        await refuseUnusableKey(body.publicJwk)
         await upsertVehicle(db, body)
         return reply.status(201).send({ id: body.id })
       },

@@ -1,3 +1,4 @@
+import { importPublicKey } from '@fuelpay/proto'
 import { refuse } from '../errors/errors.ts'
 
 /**
@@ -13,4 +14,16 @@ export function refuseRepairing(held: { public_jwk: unknown; revoked_at: Date | 
   const stored = (typeof held.public_jwk === 'string' ? JSON.parse(held.public_jwk) : held.public_jwk) as { x?: unknown } | null
   if (held.revoked_at) throw refuse('FORBIDDEN', `key ${jwk.kid} was revoked; pair a new key under a new kid`)
   if (stored?.x !== jwk.x) throw refuse('FORBIDDEN', `kid ${jwk.kid} is paired with another key; pair a new key under a new kid`)
+}
+
+/**
+ * A key to pair must be one proto will verify with: an Ed25519 public key
+ * that is not a small-order point (with such a key a signature verifies
+ * without any private key). Refused SCHEMA_INVALID, nothing stored.
+ *
+ * @example await refuseUnusableKey(body.publicJwk)
+ */
+export async function refuseUnusableKey(jwk: { kid: string }): Promise<void> {
+  const k = await importPublicKey(jwk)
+  if (!k.ok) throw refuse('SCHEMA_INVALID', `publicJwk ${jwk.kid} is not a usable Ed25519 public key`)
 }

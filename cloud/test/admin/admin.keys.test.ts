@@ -93,3 +93,20 @@ t.test('revoking a vehicle or station key: it stops authenticating at once; othe
   t.equal((await call(app, { method: 'GET', url: `/v1/stations/${w.stationId}/jwks` })).status, 404, 'no longer published')
   t.equal(await credentials(await stationAuth(other, cloud.clock.now)), 200, 'another station is untouched')
 })
+
+t.test('a public key no signature check can rely on (a small-order point) is refused at pairing, nothing stored', async (t) => {
+  const cloud = await makeCloud(t)
+  const { app, db } = cloud
+  const w = await provision(cloud)
+  // The identity point: with it, one fixed 64-byte signature verifies for every message.
+  const weak = { kty: 'OKP', crv: 'Ed25519', x: 'AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', kid: 'weak-k1', alg: 'EdDSA', use: 'sig' }
+  const v = await call(app, { method: 'POST', url: '/v1/admin/vehicles', auth: ADMIN, payload: { id: 'car-weak', accountId: w.accountId, publicJwk: weak } })
+  t.equal(v.status, 400, v.raw)
+  t.equal(v.body.error.code, 'SCHEMA_INVALID')
+  const s = await call(app, { method: 'POST', url: '/v1/admin/stations', auth: ADMIN, payload: { ...stationBody(w, weak), id: 'st-weak' } })
+  t.equal(s.status, 400, s.raw)
+  t.equal(s.body.error.code, 'SCHEMA_INVALID')
+  t.equal((await db.selectFrom('vehicles').select('id').where('id', '=', 'car-weak').execute()).length, 0, 'no vehicle')
+  t.equal((await db.selectFrom('stations').select('id').where('id', '=', 'st-weak').execute()).length, 0, 'no station')
+  t.equal((await db.selectFrom('vehicle_keys').select('kid').where('kid', '=', 'weak-k1').execute()).length, 0, 'no key')
+})
