@@ -158,7 +158,13 @@ export async function openDatabase<DB>(opts: OpenDatabaseOptions): Promise<Datab
       open.delete(client)
       if (open.size === 0) allClosed?.()
     }
-    pool.on('connect', (client) => open.add(client))
+    pool.on('connect', (client) => {
+      open.add(client)
+      // A connection the server ends under a running query: the query fails
+      // with the error, and pg also emits it on the client, where nobody
+      // listens while it is checked out (the pool listens only to idle ones).
+      client.on('error', () => {})
+    })
     pool.on('remove', gone)
     pool.on('error', (err, client) => {
       gone(client)

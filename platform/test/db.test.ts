@@ -126,3 +126,31 @@ t.test('postgres: close() returns once every connection has ended, not once each
     'every socket is closed when close() returns',
   )
 })
+
+t.test('postgres: a connection the server ends under a running query fails that query, and nothing else', { skip: noPostgres }, async (t) => {
+  process.env.FUELPAY_TEST_DB = 'postgres'
+  const tdb = await createTestDatabase()
+  const h = await openDatabase({ url: tdb.url, poolSize: 2 })
+  t.teardown(async () => {
+    await h.close()
+    await tdb.cleanup()
+  })
+  const admin = await openDatabase({ url: tdb.url, poolSize: 1 })
+  t.teardown(admin.close)
+  // Held checked out, as a query's connection is until the caller releases it.
+  const client = await h.pool!.connect()
+  const running = client.query('select pg_sleep(10)').then(() => undefined, (e: Error & { code?: string }) => e)
+  const until = Date.now() + 5000
+  let ended = 0
+  while (ended === 0 && Date.now() < until) {
+    const r = await sql<{ n: number }>`select count(pg_terminate_backend(pid))::int as n from pg_stat_activity where query = 'select pg_sleep(10)'`.execute(admin.db)
+    ended = r.rows[0]?.n ?? 0
+  }
+  t.equal(ended, 1, 'the server ended the query')
+  t.equal((await running)?.code, '57P01', 'the query fails with the server\'s reason')
+  // The socket's end follows; pg reports it on the client, still checked out.
+  await new Promise((r) => setTimeout(r, 200))
+  client.release(true)
+  const r = await sql<{ one: number }>`select 1 as one`.execute(h.db)
+  t.equal(r.rows[0]?.one, 1, 'the process is still up and the pool serves')
+})
