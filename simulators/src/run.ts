@@ -97,6 +97,32 @@ export async function runSimulation(cfg: Readonly<SimConfig>, deps: RunDeps): Pr
   })
   const stations: StationSim[] = []
   const cars: SimCar[] = []
+  const answers = new Map<string, SaleAnswer>()
+  const answerWaiters = new Map<string, (a: SaleAnswer | undefined) => void>()
+  let closing = false
+  const onSaleAnswer = (a: SaleAnswer) => {
+    const id = a.body?.sessionId
+    if (!id || (a.status !== 200 && a.status !== 201)) return
+    // The first acknowledgement is the capture; a retried delivery's answer is the stored one.
+    if (answers.has(id)) return
+    answers.set(id, a)
+    answerWaiters.get(id)?.(a)
+  }
+  const waitAnswer = (sessionId: string, timeoutMs: number): Promise<SaleAnswer | undefined> => {
+    const have = answers.get(sessionId)
+    if (have || closing) return Promise.resolve(have)
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        answerWaiters.delete(sessionId)
+        resolve(undefined)
+      }, timeoutMs)
+      answerWaiters.set(sessionId, (a) => {
+        clearTimeout(timer)
+        answerWaiters.delete(sessionId)
+        resolve(a)
+      })
+    })
+  }
   try {
     const say = (t: string) => deps.stderr.write(`${t}\n`)
     say(`cloud ${target.mode} at ${target.httpUrl} (broker ${target.mqttUrl})`)
@@ -113,32 +139,6 @@ export async function runSimulation(cfg: Readonly<SimConfig>, deps: RunDeps): Pr
     say(
       `provisioned ${cfg.stations} stations x ${cfg.pumpsPerStation} pumps and ${cfg.vehicles} vehicles in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
     )
-
-    const answers = new Map<string, SaleAnswer>()
-    const answerWaiters = new Map<string, (a: SaleAnswer) => void>()
-    const onSaleAnswer = (a: SaleAnswer) => {
-      const id = a.body?.sessionId
-      if (!id || (a.status !== 200 && a.status !== 201)) return
-      // The first acknowledgement is the capture; a retried delivery's answer is the stored one.
-      if (answers.has(id)) return
-      answers.set(id, a)
-      answerWaiters.get(id)?.(a)
-    }
-    const waitAnswer = (sessionId: string, timeoutMs: number): Promise<SaleAnswer | undefined> => {
-      const have = answers.get(sessionId)
-      if (have) return Promise.resolve(have)
-      return new Promise((resolve) => {
-        const timer = setTimeout(() => {
-          answerWaiters.delete(sessionId)
-          resolve(undefined)
-        }, timeoutMs)
-        answerWaiters.set(sessionId, (a) => {
-          clearTimeout(timer)
-          answerWaiters.delete(sessionId)
-          resolve(a)
-        })
-      })
-    }
 
     const t1 = performance.now()
     await mapLimit(world.stations, 4, async (plan) => {
@@ -271,6 +271,10 @@ export async function runSimulation(cfg: Readonly<SimConfig>, deps: RunDeps): Pr
       },
     }
   } finally {
+    // Sessions the drain gave up on stop waiting for their sale now, or
+    // their timers (up to the offline time plus 30 s) would keep the process alive.
+    closing = true
+    for (const release of [...answerWaiters.values()]) release(undefined)
     await mapLimit(cars, 64, (c) => c.close().catch(() => {}))
     await Promise.all(stations.map((s) => s.stop().catch(() => {})))
     await target.close()

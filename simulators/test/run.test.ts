@@ -1,6 +1,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { Writable } from 'node:stream'
 import { silentLogger } from '@fuelpay/platform'
 import { createTestDatabase } from '@fuelpay/platform/test-db'
@@ -8,7 +9,7 @@ import t, { type Test } from 'tap'
 import { carFactoryFor } from '../src/cars.ts'
 import { parseSimConfig } from '../src/config.ts'
 import { writeReports } from '../src/report.ts'
-import { type CarFactory, runSimulation } from '../src/run.ts'
+import { type CarFactory, type RunDeps, runSimulation } from '../src/run.ts'
 import type { SimCar } from '../src/sim-car.ts'
 
 // A short load run through the real cloud, pump controllers and vehicle
@@ -79,7 +80,12 @@ t.test('a short simulator run keeps every invariant and says so in its report', 
 })
 
 /** A small run on a fresh database; `args` are added to the base flags. */
-async function smallRun(t: Test, args: string[], carFactory?: CarFactory) {
+async function smallRun(
+  t: Test,
+  args: string[],
+  carFactory?: CarFactory,
+  onReady?: RunDeps['onReady'],
+) {
   const tdb = await createTestDatabase()
   const dir = await mkdtemp(join(tmpdir(), 'fuelpay-sim-test-'))
   t.teardown(async () => {
@@ -108,6 +114,7 @@ async function smallRun(t: Test, args: string[], carFactory?: CarFactory) {
     carFactory: carFactory ?? (await carFactoryFor('wire')),
     stderr: new Writable({ write: (_c, _e, cb) => cb() }),
     ...(tdb.dataDir ? { cloudDataDir: tdb.dataDir } : {}),
+    ...(onReady ? { onReady } : {}),
   })
 }
 
@@ -139,4 +146,55 @@ t.test('a run whose session scripts crash is not a success', async (t) => {
   t.ok((report.stats.errors.SIM_CRASH ?? 0) > 0, 'the scripts crashed')
   t.notOk(report.ok, 'the run fails')
   t.same(failed(report), ['sessions ran and were all judged'])
+})
+
+t.test('a station that loses a sale fails the run (the short run can fail)', async (t) => {
+  let lost: string | undefined
+  // Sessions whose script went on past waiting for the cloud's answer to its sale.
+  const movedOn = new Set<string>()
+  const wire = await carFactoryFor('wire')
+  const watched: CarFactory = (ctx) => {
+    const car = wire(ctx)
+    return {
+      ...car,
+      plan: car.plan,
+      waitSale: (sessionId, ms) => {
+        movedOn.add(sessionId)
+        return car.waitSale(sessionId, ms)
+      },
+    }
+  }
+  const report = await smallRun(
+    t,
+    ['--rate', '3', '--duration', '1.5', '--seed', '5', '--mix', 'happy=1', '--drain', '4'],
+    watched,
+    ({ stations }) => {
+      // A faulty store-and-forward: the first sale with fuel in it is marked
+      // delivered without ever reaching the cloud.
+      for (const s of stations) {
+        const next = s.journal.nextPendingSale
+        s.journal.nextPendingSale = async () => {
+          const sale = await next()
+          if (!sale || lost !== undefined || sale.sale.volumeMilli === 0) return sale
+          lost = sale.sessionId
+          await s.journal.markSaleAcked(sale.seq, {}, Date.now())
+          return next()
+        }
+      }
+    },
+  )
+  t.ok(lost, 'a sale was lost')
+  t.notOk(report.ok, 'the run fails')
+  const names = failed(report)
+  t.ok(names.includes('every completed sale captured exactly once'), names.join('; '))
+  t.ok(names.includes('sum of pump totalizer deltas = captured volume'), names.join('; '))
+  t.match(
+    report.invariants.find((i) => i.name === 'every completed sale captured exactly once')?.detail,
+    lost ?? 'the lost sale',
+  )
+  // The run is over: the session left waiting for its sale's answer is let go
+  // at once, not kept alive by its timer for the offline time plus 30 s.
+  const until = Date.now() + 2000
+  while (!movedOn.has(lost ?? '') && Date.now() < until) await sleep(50)
+  t.ok(movedOn.has(lost ?? ''), 'the waiting session was released when the run ended')
 })
