@@ -51,6 +51,17 @@ const PHRASES = [
   { lang: 'ar', say: (pump: number) => `ادفع للمضخة ${pump}`, yes: 'نعم', cancel: 'إلغاء' },
 ] as const
 
+/**
+ * Each car speaks one language, fixed by its place in the fleet, not by its
+ * id: ids carry a random run id, and the language decides whether the amount
+ * is spoken, so choosing by id made two runs with one seed hold different amounts.
+ *
+ * @example phraseFor({ index: 3 }).lang // the same in every run
+ */
+export function phraseFor(plan: { index: number }): (typeof PHRASES)[number] {
+  return PHRASES[hash32(`car-${plan.index}`) % PHRASES.length] as (typeof PHRASES)[number]
+}
+
 interface Waiter {
   types: readonly string[]
   sessionId?: string
@@ -65,8 +76,7 @@ export function createAgentCar(opts: {
 }): SimCar {
   const { plan } = opts
   const log = opts.log.child({ vehicle: plan.id })
-  // Each car speaks one language, fixed by its id: the mix stays stable across seeds.
-  const phrase = PHRASES[hash32(plan.id) % PHRASES.length] as (typeof PHRASES)[number]
+  const phrase = phraseFor(plan)
   let position: Position | undefined
   let beacons: BeaconSighting[] = []
   const location: LocationSource = { position: async () => position, beacons: async () => beacons }
