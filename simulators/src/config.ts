@@ -38,6 +38,8 @@ export interface SimConfig {
   logLevel: string
   /** Connect every vehicle to the broker at start (the "connected fleet" case) instead of on first use. */
   connectAll: boolean
+  /** The real vehicle agent, or the protocol-level car (wire-vehicle.ts). */
+  car: 'agent' | 'wire'
 }
 
 const USAGE = `usage: tsx simulators/src/main.ts [options]
@@ -62,9 +64,12 @@ const USAGE = `usage: tsx simulators/src/main.ts [options]
   --report-dir DIR      where reports go (default reports)
   --name NAME           report file stem (default sim-<timestamp>)
   --no-progress         no progress line
-  --log-level LEVEL     pino level for the real components (default warn)`
+  --log-level LEVEL     pino level for the real components (default warn)
+  --car agent|wire      real vehicle agent (default) or protocol-level car`
 
 export { USAGE }
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 
 function num(
   raw: string | undefined,
@@ -75,7 +80,8 @@ function num(
   integer = true,
 ): number {
   if (raw === undefined) return def
-  const n = Number(raw)
+  // Plain decimals only: Number() reads '' and ' ' as 0, and hex and exponents too.
+  const n = (integer ? /^\d{1,16}$/ : /^\d{1,16}(\.\d{1,16})?$/).test(raw) ? Number(raw) : Number.NaN
   if (!Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n)))
     throw new RangeError(
       `--${name} must be ${integer ? 'an integer' : 'a number'} in [${min}, ${max}], got ${raw}`,
@@ -109,6 +115,7 @@ export function parseSimConfig(argv: string[], env: NodeJS.ProcessEnv = {}): Rea
       name: { type: 'string' },
       'no-progress': { type: 'boolean' },
       'log-level': { type: 'string' },
+      car: { type: 'string' },
       help: { type: 'boolean' },
     },
   })
@@ -120,6 +127,15 @@ export function parseSimConfig(argv: string[], env: NodeJS.ProcessEnv = {}): Rea
     throw new RangeError(
       '--cloud-url needs --broker-url and --admin-token (or FUELPAY_ADMIN_TOKEN)',
     )
+  // Given without the option that uses them, these would be ignored without a word.
+  if (!cloudUrl && brokerUrl) throw new RangeError('--broker-url is used only with --cloud-url')
+  if (cloudUrl && values['spawn-cloud'])
+    throw new RangeError('--spawn-cloud and --cloud-url exclude each other')
+  const logLevel = values['log-level'] ?? 'warn'
+  if (!LOG_LEVELS.includes(logLevel))
+    throw new RangeError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`)
+  const car = values.car ?? 'agent'
+  if (car !== 'agent' && car !== 'wire') throw new RangeError('--car must be agent or wire')
   const name = values.name
   if (name !== undefined && !/^[A-Za-z0-9_.-]{1,80}$/.test(name))
     throw new RangeError('--name may hold letters, digits, _ . - only')
@@ -142,8 +158,9 @@ export function parseSimConfig(argv: string[], env: NodeJS.ProcessEnv = {}): Rea
     reportDir: values['report-dir'] ?? 'reports',
     name,
     progress: !(values['no-progress'] ?? false),
-    logLevel: values['log-level'] ?? 'warn',
+    logLevel,
     connectAll: values['connect-all'] ?? false,
+    car,
   })
 }
 

@@ -12,23 +12,12 @@ import { runSimulation } from './run.ts'
  * reports/<name>.json and .html, and exits 1 if an invariant broke.
  */
 async function main(): Promise<number> {
-  const argv = process.argv.slice(2)
-  const carIdx = argv.indexOf('--car')
-  let carKind: 'agent' | 'wire' = 'agent'
-  if (carIdx >= 0) {
-    const v = argv[carIdx + 1]
-    if (v !== 'agent' && v !== 'wire') throw new RangeError('--car must be agent or wire')
-    carKind = v
-    argv.splice(carIdx, 2)
-  }
   let cfg: ReturnType<typeof parseSimConfig>
   try {
-    cfg = parseSimConfig(argv, process.env)
+    cfg = parseSimConfig(process.argv.slice(2), process.env)
   } catch (err) {
     if (err instanceof HelpRequested) {
-      process.stdout.write(
-        `${USAGE}\n  --car agent|wire      real vehicle agent (default) or protocol-level car\n`,
-      )
+      process.stdout.write(`${USAGE}\n`)
       return 0
     }
     process.stderr.write(`${(err as Error).message}\n${USAGE}\n`)
@@ -36,6 +25,7 @@ async function main(): Promise<number> {
   }
   const log = createLogger({ name: 'simulator', level: cfg.logLevel, destination: 2 })
   process.stderr.write(`${formatMachine(machineInfo())}\n`)
+  const carKind = cfg.car
   const report = await runSimulation(cfg, {
     log,
     carFactory: await carFactoryFor(carKind),

@@ -39,10 +39,13 @@ export const DEFAULT_MIX: Readonly<ScenarioMix> = Object.freeze({
 export function parseMix(text: string): ScenarioMix {
   if (text === 'default') return { ...DEFAULT_MIX }
   const mix = Object.fromEntries(SCENARIOS.map((s) => [s, 0])) as ScenarioMix
+  const named = new Set<string>()
   for (const part of text.split(',')) {
     const m = /^\s*([a-z-]+)\s*=\s*(\d+(?:\.\d+)?)\s*$/.exec(part)
     if (!m || !(SCENARIOS as readonly string[]).includes(m[1] ?? ''))
       throw new RangeError(`bad scenario weight "${part}"; scenarios: ${SCENARIOS.join(', ')}`)
+    if (named.has(m[1] as string)) throw new RangeError(`scenario "${m[1]}" weighted twice`)
+    named.add(m[1] as string)
     mix[m[1] as Scenario] = Number(m[2])
   }
   if (Object.values(mix).every((w) => w === 0)) throw new RangeError('scenario mix is all zero')
