@@ -11,6 +11,7 @@ import { parseSimConfig } from '../src/config.ts'
 import { writeReports } from '../src/report.ts'
 import { type CarFactory, type RunDeps, runSimulation } from '../src/run.ts'
 import type { SimCar } from '../src/sim-car.ts'
+import type { StationSim } from '../src/station-sim.ts'
 
 // A short load run through the real cloud, pump controllers and vehicle
 // agents: every scenario in the mix, a few seconds, invariants checked.
@@ -50,12 +51,32 @@ t.test('a short simulator run keeps every invariant and says so in its report', 
     ...(tdb.url ? ['--database-url', tdb.url] : []),
   ])
   const sink = new Writable({ write: (_c, _e, cb) => cb() })
+  // The station-offline scenario really cuts the uplink: its sale's first delivery fails.
+  const cut: Array<{ station: StationSim; sales: number }> = []
   const report = await runSimulation(cfg, {
     log: silentLogger(),
     carFactory: await carFactoryFor('agent'),
     stderr: sink,
     ...(tdb.dataDir ? { cloudDataDir: tdb.dataDir } : {}),
+    onReady: ({ stations }) => {
+      for (const station of stations) {
+        const goOffline = station.goOffline
+        station.goOffline = (untilMs) => {
+          cut.push({ station, sales: station.journal.sales().length })
+          goOffline(untilMs)
+        }
+      }
+    },
   })
+  t.ok(cut.length > 0, 'a station went offline')
+  for (const { station, sales } of cut) {
+    // A sale recorded after the cut at that station needed a retry.
+    const after = station.journal.sales().slice(sales)
+    t.ok(
+      after.some((s) => s.attempts > 0),
+      `a sale after the cut at ${station.plan.id} was retried`,
+    )
+  }
   for (const inv of report.invariants) t.ok(inv.ok, `${inv.name}: ${inv.detail}`)
   t.equal(report.invariants.length, 6, 'all six invariants were checked')
   t.ok(report.ok, 'the report says the invariants held')
