@@ -216,12 +216,19 @@ export function createPumpController(opts: PumpControllerOptions): PumpControlle
     return p
   }
 
+  // Every message this controller sends is stamped later than the one before
+  // (a burst within one millisecond included): the cloud orders a pump's
+  // states by their stamp, and may hear them in another order (two handlers,
+  // or two cloud replicas, at once).
+  let lastStamp = 0
+  const stamp = () => (lastStamp = Math.max(clock.now(), lastStamp + 1))
+
   // Publishing is never awaited inside the queue: while the broker is away
   // MQTT.js queues QoS 1 messages, and the pumps must keep working meanwhile.
   function publish(topic: string, draft: AnyDraft, retain = false): void {
     let bytes: Buffer
     try {
-      bytes = encode(topic, draft, clock.now())
+      bytes = encode(topic, draft, stamp())
     } catch (err) {
       log.error({ err, type: draft.type }, 'refusing to publish an invalid message')
       return

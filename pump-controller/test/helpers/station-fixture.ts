@@ -290,6 +290,8 @@ export async function startStation(opts: {
   mqttCredentials?: { username: string; password: string }
   /** The sale forwarder's backoff (default: fast, 50-200 ms). */
   retry?: { baseDelayMs: number; maxDelayMs: number }
+  /** The controller's clock (default Date.now). */
+  clock?: { now(): number }
 }) {
   const stationKey = await generateSigningKey(`${opts.stationId}-k1`)
   const config = testConfig(opts.stationId, opts.config)
@@ -336,6 +338,7 @@ export async function startStation(opts: {
     cloud,
     stationKey,
     retry: opts.retry ?? { baseDelayMs: 50, maxDelayMs: 200 },
+    ...(opts.clock ? { clock: opts.clock } : {}),
   })
   await controller.start()
   return {
