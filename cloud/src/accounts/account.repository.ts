@@ -29,6 +29,19 @@ export async function insertPaymentMethod(
   db: Db,
   pm: { id: string; accountId: string; processorToken: string; brand: string; last4: string; name?: string | undefined; isDefault?: boolean | undefined },
 ): Promise<string> {
+  try {
+    return await insertOnce(db, pm)
+  } catch (err) {
+    // The same token inserted at the same moment (the unique index): decided as if it had come first.
+    if ((err as { code?: string }).code !== '23505') throw err
+    const holder = await db.selectFrom('payment_methods').select(['id', 'account_id']).where('processor_token', '=', pm.processorToken).executeTakeFirst()
+    if (!holder) throw err
+    if (holder.account_id !== pm.accountId) throw refuse('FORBIDDEN', 'the payment method belongs to another account')
+    return holder.id
+  }
+}
+
+function insertOnce(db: Db, pm: Parameters<typeof insertPaymentMethod>[1]): Promise<string> {
   return db.transaction().execute(async (tx) => {
     const existing = await tx.selectFrom('payment_methods').select('id').where('account_id', '=', pm.accountId).forUpdate().execute()
     const holder = await tx.selectFrom('payment_methods').select(['id', 'account_id']).where('processor_token', '=', pm.processorToken).executeTakeFirst()

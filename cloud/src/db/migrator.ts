@@ -3,6 +3,7 @@ import type { Db } from './database.ts'
 import * as initial from './migrations/20251123120000_initial.ts'
 import * as consoleTables from './migrations/20261123120000_console_tables.ts'
 import * as lateCapture from './migrations/20251201120000_late_capture.ts'
+import * as paymentTokenOnce from './migrations/20261207150000_payment_token_once.ts'
 import * as settleBackoff from './migrations/20261207140000_settle_backoff.ts'
 import * as telemetryOnce from './migrations/20261207130000_telemetry_once.ts'
 import * as voiceCodeAttempts from './migrations/20261207120000_voice_code_attempts.ts'
@@ -18,6 +19,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '20261207120000_voice_code_attempts': voiceCodeAttempts,
   '20261207130000_telemetry_once': telemetryOnce,
   '20261207140000_settle_backoff': settleBackoff,
+  '20261207150000_payment_token_once': paymentTokenOnce,
 }
 
 /** Brings the schema to the latest migration; throws with the failing migration's name. */

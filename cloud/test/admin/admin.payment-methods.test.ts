@@ -22,3 +22,29 @@ t.test("a processor token already on another account is refused: that account's 
   t.equal(again.body.id, victim.paymentMethodId)
   t.equal((await db.selectFrom('payment_methods').select('id').where('account_id', '=', victim.accountId).execute()).length, 1)
 })
+
+t.test('one card added to two accounts at the same moment: one gets it, the other is refused', async (t) => {
+  const cloud = await makeCloud(t)
+  const { app, db } = cloud
+  const a = await provision(cloud)
+  const b = await provision(cloud)
+  const card = await call(app, { method: 'POST', url: '/v1/admin/sim-processor/cards', auth: ADMIN, payload: { brand: 'visa', last4: '1111', availableMinor: 10_000, currency: 'EUR', expMonth: 12, expYear: 2030 } })
+  t.equal(card.status, 201, card.raw)
+  const token = card.body.token as string
+  for (let round = 0; round < 5; round++) {
+    await db.deleteFrom('payment_methods').where('processor_token', '=', token).execute()
+    const answers = await Promise.all(
+      [a, b, a].map((w) =>
+        call(app, { method: 'POST', url: `/v1/admin/accounts/${w.accountId}/payment-methods`, auth: ADMIN, payload: { processorToken: token, brand: 'visa', last4: '1111' } }),
+      ),
+    )
+    const held = await db.selectFrom('payment_methods').select(['id', 'account_id']).where('processor_token', '=', token).execute()
+    t.equal(held.length, 1, `round ${round}: the card is on one account`)
+    const owner = held[0]?.account_id
+    t.same(
+      answers.map((r, i) => ([a, b, a][i]?.accountId === owner ? [r.status, r.body.id] : [r.status, r.body.error?.code])),
+      [a, b, a].map((w) => (w.accountId === owner ? [201, held[0]?.id] : [403, 'FORBIDDEN'])),
+      `round ${round}: its owner hears its id (twice for a), the other FORBIDDEN`,
+    )
+  }
+})
