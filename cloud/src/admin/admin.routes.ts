@@ -79,7 +79,11 @@ export function adminRoutes(deps: CloudDeps): FastifyPluginAsync {
           if (other) throw refuse('SCHEMA_INVALID', 'beacon number belongs to another station')
         }
         await refuseUnusableKey(body.publicJwk)
-        await upsertStation(db, body)
+        await upsertStation(db, body).catch((err: { code?: string; constraint?: string }) => {
+          // Another station took the beacon number at the same moment.
+          if (err.code === '23505' && err.constraint === 'stations_beacon_major_key') throw refuse('SCHEMA_INVALID', 'beacon number belongs to another station')
+          throw err
+        })
         return reply.status(201).send({ id: body.id })
       },
     )
