@@ -24,6 +24,8 @@ export interface CloudConfig {
   readonly adminToken: string
   /** True when the admin token was generated because none was configured. */
   readonly adminTokenGenerated: boolean
+  /** When set, GET /metrics needs `Authorization: Bearer <this>` (or the admin token); open otherwise. */
+  readonly metricsToken: string | undefined
   readonly logLevel: string
   /** Hold when neither the request nor the account names an amount (minor units). */
   readonly defaultHoldMinor: number
@@ -108,6 +110,9 @@ export function loadConfig(env: Env = process.env): CloudConfig {
   // What a bearer token can carry (auth.service.ts): a longer one, or one with spaces, could never be presented.
   if (adminRaw !== undefined && !/^[\x21-\x7e]{16,4096}$/.test(adminRaw))
     errors.push('FUELPAY_ADMIN_TOKEN must be 16-4096 printable characters without spaces')
+  const metricsToken = env.FUELPAY_METRICS_TOKEN || undefined
+  if (metricsToken !== undefined && !/^[\x21-\x7e]{16,4096}$/.test(metricsToken))
+    errors.push('FUELPAY_METRICS_TOKEN must be 16-4096 printable characters without spaces')
   const logLevel = env.LOG_LEVEL || 'info'
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel))
     errors.push(`LOG_LEVEL ${logLevel} is not a pino level`)
@@ -143,6 +148,7 @@ export function loadConfig(env: Env = process.env): CloudConfig {
     publicBrokerUrl,
     adminToken: adminRaw ?? randomBytes(24).toString('base64url'),
     adminTokenGenerated: adminRaw === undefined,
+    metricsToken,
     logLevel,
     defaultHoldMinor: int(env, 'FUELPAY_DEFAULT_HOLD_MINOR', 10_000, 1, 100_000_000, errors),
     unusedHoldTtlMs: int(env, 'FUELPAY_UNUSED_HOLD_TTL_MS', 10 * 60_000, 1000, 7 * 86_400_000, errors),

@@ -90,3 +90,17 @@ t.test('health, metrics, docs, jwks and rotation, ledger rules, expiry, outbox',
   const k = await generateSigningKey('unused')
   t.ok(k.kid)
 })
+
+t.test('metrics: with FUELPAY_METRICS_TOKEN set, only its bearer or the admin reads them', async (t) => {
+  const token = 'scrape-0123456789abcdef'
+  const cloud = await makeCloud(t, { env: { FUELPAY_METRICS_TOKEN: token } })
+  const get = (auth?: string) => call(cloud.app, { method: 'GET', url: '/metrics', ...(auth ? { auth } : {}) })
+  const none = await get()
+  t.equal(none.status, 401)
+  t.equal(none.body.error.code, 'UNAUTHENTICATED')
+  t.notMatch(none.raw, 'fuelpay_', 'no figures without the token')
+  t.equal((await get('scrape-0123456789abcdeX')).status, 401, 'a wrong token')
+  t.match((await get(token)).raw, 'fuelpay_http_requests_total', 'the scrape token')
+  t.match((await get(ADMIN)).raw, 'fuelpay_http_requests_total', 'the admin token')
+  t.equal((await call(cloud.app, { method: 'GET', url: '/healthz' })).status, 200, 'health stays open')
+})

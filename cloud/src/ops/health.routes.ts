@@ -2,6 +2,7 @@ import { sql } from 'kysely'
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsync } from 'fastify'
 import type { CloudDeps } from '../deps.ts'
+import { sameSecret } from '../auth/auth.service.ts'
 import { refuse } from '../errors/errors.ts'
 
 /** Liveness, readiness (database and broker) and Prometheus metrics. */
@@ -19,7 +20,13 @@ export function healthRoutes(deps: CloudDeps, brokerReady: () => boolean): Fasti
       return reply.send({ ok: true, db, broker })
     })
 
-    app.get('/metrics', { schema: { tags: ['ops'] } }, async (_req, reply) => {
+    app.get('/metrics', { schema: { tags: ['ops'] } }, async (req, reply) => {
+      // Traffic and authorization counts are business figures: with FUELPAY_METRICS_TOKEN set, only its bearer (or the admin) reads them.
+      const token = deps.config.metricsToken
+      if (token !== undefined) {
+        const m = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '')
+        if (!m?.[1] || !(sameSecret(m[1], token) || sameSecret(m[1], deps.config.adminToken))) throw refuse('UNAUTHENTICATED')
+      }
       reply.header('content-type', deps.metrics.registry.contentType)
       return reply.send(await deps.metrics.registry.metrics())
     })
