@@ -160,6 +160,8 @@ export function createPumpController(opts: PumpControllerOptions): PumpControlle
   const unsubscribers: (() => void)[] = []
   /** Ended sessions whose sales are not journaled yet, by session id (see JournaledPumpState). */
   const pendingEnds = new Map<string, { pump: number; effect: EndSessionEffect }>()
+  /** Pumps whose last state change the journal refused (see savePumpState). */
+  const unsavedPumps = new Set<number>()
   const timers: NodeJS.Timeout[] = []
   let chain: Promise<unknown> = Promise.resolve()
   let stopped = false
@@ -503,6 +505,24 @@ export function createPumpController(opts: PumpControllerOptions): PumpControlle
     }
   }
 
+  /**
+   * Writes a pump's current state. A journal that cannot take it does not stop
+   * the pump's effects (a valve closing on an operator's stop or a timeout must
+   * close with the disk full); the write is retried on every tick meanwhile.
+   */
+  async function savePumpState(pump: number) {
+    const state = machines.get(pump)
+    if (!state) return
+    try {
+      await journal.savePump(journaled(pump, state), clock.now())
+      unsavedPumps.delete(pump)
+    } catch (err) {
+      if (!unsavedPumps.has(pump))
+        log.error({ err, pump }, 'could not journal the pump state; will retry')
+      unsavedPumps.add(pump)
+    }
+  }
+
   /** Commits a transition: journal first, then effects in order. */
   async function commit(
     pump: number,
@@ -513,8 +533,7 @@ export function createPumpController(opts: PumpControllerOptions): PumpControlle
     machines.set(pump, t.state)
     const endsSession = t.effects.some((e) => e.type === 'end-session')
     // A sale and the pump state that follows it are written in one transaction (journal.recordSale).
-    if (!endsSession && event !== 'flow' && t.state !== prev)
-      await journal.savePump(journaled(pump, t.state), clock.now())
+    if (!endsSession && event !== 'flow' && t.state !== prev) await savePumpState(pump)
     for (const e of t.effects) await runEffect(pump, e)
   }
 
@@ -964,6 +983,7 @@ export function createPumpController(opts: PumpControllerOptions): PumpControlle
           void enqueue(async () => {
             tickQueued = false
             for (const p of [...pendingEnds.values()]) await endSession(p.pump, p.effect)
+            for (const pump of [...unsavedPumps]) await savePumpState(pump)
             for (const pump of machines.keys())
               await apply(pump, { type: 'tick', nowMs: clock.now() })
           })
@@ -985,6 +1005,7 @@ export function createPumpController(opts: PumpControllerOptions): PumpControlle
       // One last try for sales not journaled yet (they are in the journaled pump state regardless).
       await enqueue(async () => {
         for (const p of [...pendingEnds.values()]) await endSession(p.pump, p.effect)
+        for (const pump of [...unsavedPumps]) await savePumpState(pump)
       }).catch(() => {})
       await forwarder.stop()
       await chain.catch(() => {})
