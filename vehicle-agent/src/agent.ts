@@ -328,7 +328,9 @@ export function createVehicleAgent(opts: VehicleAgentOptions): VehicleAgent {
       case 'verify-sale':
         background('verify-sale', async () => {
           const r = await verifySale(fx, state.sale)
-          return r.ok ? { type: 'sale-verified', ok: true } : { type: 'sale-verified', ok: false, reason: r.reason }
+          if (!r.ok) return { type: 'sale-verified', ok: false, reason: r.reason }
+          const { kid: _kid, ...sale } = r.value
+          return { type: 'sale-verified', ok: true, sale }
         })
         return
       case 'fetch-receipt':

@@ -381,3 +381,22 @@ t.test('a yes naming another pump cancels the held session before the new hold i
   t.equal(out.code, 'CANCELLED')
   t.same(order.slice(0, 3), ['hold pump 2', 'cancelled', 'hold pump 3'], 'the old hold is released before the new one is asked for')
 })
+
+t.test('a session the station ends after fuel flowed (emergency stop) is settled: the driver hears why, and what was charged', async (t) => {
+  const { agent } = setup({}, { endedBy: { code: 'EMERGENCY_STOP', number: 305, message: 'pump was emergency stopped' } })
+  t.teardown(() => agent.close())
+  const out = await agent.runUtterance('pay for pump 2', { answers: ['yes'] })
+  t.ok(out.replies.some((r) => r.key === 'sessionEnded' && /stopped by the station/.test(r.text)), 'why it ended')
+  t.equal(out.paid, true, `${out.code} ${JSON.stringify(out.replies.map((r) => r.text))}`)
+  t.equal(out.receipt?.amountMinor, 3598)
+  t.match(out.replies.at(-1)?.text, /Charged 35\.98 EUR to visa ending 4242/)
+  t.equal(out.sale?.amountMinor, 3598, 'the signed sale')
+})
+
+t.test('a station-ended session whose sale does not verify is not shown as paid', async (t) => {
+  const { agent } = setup({}, { endedBy: { code: 'EMERGENCY_STOP', number: 305, message: 'pump was emergency stopped' }, saleNames: { pump: 3 } })
+  t.teardown(() => agent.close())
+  const out = await agent.runUtterance('pay for pump 2', { answers: ['yes'] })
+  t.equal(out.paid, false)
+  t.equal(out.code, 'SALE_MISMATCH')
+})

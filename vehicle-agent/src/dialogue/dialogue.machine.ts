@@ -120,7 +120,8 @@ export type DialogueEvent =
   | { type: 'progress'; message: ProgressMessage }
   | { type: 'completed'; sale: SaleRecord; saleJws: string }
   | { type: 'session-ended'; reason: Reason; saleJws?: string }
-  | { type: 'sale-verified'; ok: boolean; reason?: Reason }
+  /** `sale`: what the station signed, once verified (a session-ended carries only the signed form). */
+  | { type: 'sale-verified'; ok: boolean; reason?: Reason; sale?: SaleRecord }
   | { type: 'receipt'; receipt: Receipt }
   | { type: 'receipt-failed'; reason: Reason }
   | { type: 'timeout'; timer: TimerName }
@@ -527,6 +528,20 @@ export function transition(s: DialogueState, e: DialogueEvent): Step {
       if (!s.hold || s.phase === 'settling') break
       if (s.phase === 'confirming' || s.phase === 'requesting_hold') break
       const code = e.reason.code
+      if (e.saleJws && s.phase === 'fueling') {
+        // Fuel flowed and the station ended the session (emergency stop, no
+        // flow, too long): its signed sale is captured like a completed one,
+        // so it is verified and the driver hears what was charged.
+        return {
+          state: { ...s, phase: 'settling', endReason: e.reason, saleJws: e.saleJws },
+          effects: [
+            { type: 'clear-timer', timer: 'fueling' },
+            sayFx(s, 'sessionEnded', { code }),
+            { type: 'verify-sale', stationId: s.hold.station.id, pump: s.hold.pump, sessionId: s.hold.sessionId, saleJws: e.saleJws },
+            { type: 'start-timer', timer: 'settle', ms: s.limits.settleTimeoutMs },
+          ],
+        }
+      }
       return finish({ ...s, endReason: e.reason }, { paid: false, code, message: e.reason.message }, [sayFx(s, 'sessionEnded', { code })])
     }
     case 'sale-verified': {
@@ -534,7 +549,12 @@ export function transition(s: DialogueState, e: DialogueEvent): Step {
       if (!e.ok) {
         return finish(s, { paid: false, code: e.reason?.code ?? 'SALE_SIGNATURE_INVALID', message: e.reason?.message, sale: s.sale }, [sayFx(s, 'saleUnverified', {})])
       }
-      return { state: s, effects: [{ type: 'fetch-receipt', sessionId: (s.hold as FuelAuthorizationResponse).sessionId }] }
+      const sale = s.sale ?? e.sale
+      // A station-ended session that sold nothing has no receipt: it ends with the station's reason.
+      if (s.endReason && sale?.amountMinor === 0) {
+        return finish(s, { paid: false, code: s.endReason.code, message: s.endReason.message, sale }, [])
+      }
+      return { state: { ...s, sale }, effects: [{ type: 'fetch-receipt', sessionId: (s.hold as FuelAuthorizationResponse).sessionId }] }
     }
     case 'receipt': {
       if (s.phase !== 'settling') break

@@ -211,6 +211,18 @@ t.test("the sale is verified against the hold's station, pump and session, not t
   t.same(r.effects.find((e) => e.type === 'verify-sale'), { type: 'verify-sale', stationId: STATION.id, pump: 2, sessionId: 'sess-1', saleJws: 'jws' })
 })
 
+t.test('a station-ended session that sold nothing ends with its reason, without a receipt', async (t) => {
+  const progress: ProgressMessage = { v: 1, type: 'progress', msgId: 'm1234567', ts: 1, sessionId: 'sess-1', state: 'fueling', volumeMilli: 0, amountMinor: 0, currency: 'EUR' }
+  const sale = { sessionId: 'sess-1', tokenId: 'tok-0001', stationId: STATION.id, pump: 2, vehicleId: 'car7', outcome: 'timeout', volumeMilli: 0, volumeUnit: 'L', amountMinor: 0, currency: 'EUR', startedAt: 1, endedAt: 2, seq: 1, totalizerStartMilli: 0, totalizerEndMilli: 0 } as const
+  const ended = run([utter('pay for pump 2'), located, { type: 'hold-granted', hold: hold() }, utter('yes'), { type: 'pump-authorized', sessionId: 'sess-1', nozzleTimeoutMs: 60_000 }, { type: 'progress', message: progress }, { type: 'session-ended', reason: { code: 'NO_FLOW_TIMEOUT', number: 308, message: 'x' }, saleJws: 'jws' }])
+  t.equal(ended.state.phase, 'settling')
+  t.match(ended.said.at(-1), /no fuel flowed/)
+  const r = run([{ type: 'sale-verified', ok: true, sale }], ended.state)
+  t.equal(r.state.outcome?.code, 'NO_FLOW_TIMEOUT')
+  t.equal(r.state.outcome?.paid, false)
+  t.notOk(r.effects.some((e) => e.type === 'fetch-receipt'))
+})
+
 t.test('unknown speech never becomes a payment', async (t) => {
   const r = run([utter("what's the weather"), utter('play music'), utter('yes')])
   t.equal(r.state.phase, 'idle')

@@ -147,6 +147,8 @@ export interface FakeStationOptions {
   forgeSale?: boolean
   /** The sale, validly signed, names another station or pump than the one authorized (the car must notice). */
   saleNames?: { stationId?: string; pump?: number }
+  /** The station ends the session after the fuel flowed (emergency stop, no flow): the signed sale comes with a session-ended. */
+  endedBy?: Reason
 }
 
 /**
@@ -206,7 +208,7 @@ export function fakeStation(cloud: ReturnType<typeof fakeCloud>, opts: FakeStati
       const amountMinor = Math.round((b.volumeMilli * price) / 10000)
       this.send(t.stationId, t.pump, t.vehicleId, { type: 'progress', sessionId, state: 'fueling', grade: 'diesel', unitPriceMilli: price, volumeMilli: b.volumeMilli / 2, amountMinor: Math.round(amountMinor / 2), currency: 'EUR' })
       const sale: SaleRecord = {
-        sessionId, tokenId: 'tok-0001', stationId: opts.saleNames?.stationId ?? t.stationId, pump: opts.saleNames?.pump ?? t.pump, vehicleId: t.vehicleId, outcome: 'completed', grade: 'diesel', unitPriceMilli: price,
+        sessionId, tokenId: 'tok-0001', stationId: opts.saleNames?.stationId ?? t.stationId, pump: opts.saleNames?.pump ?? t.pump, vehicleId: t.vehicleId, outcome: opts.endedBy ? 'emergency-stop' : 'completed', grade: 'diesel', unitPriceMilli: price,
         volumeMilli: b.volumeMilli, volumeUnit: 'L', amountMinor, currency: 'EUR', startedAt: 1, endedAt: 2, seq: ++seq, totalizerStartMilli: 0, totalizerEndMilli: b.volumeMilli,
       }
       const key = await cloud.stationKey
@@ -216,6 +218,10 @@ export function fakeStation(cloud: ReturnType<typeof fakeCloud>, opts: FakeStati
         receiptId: `rcpt-${sessionId}`, sessionId, stationId: t.stationId, stationName: STATION.name, pump: t.pump, vehicleId: t.vehicleId, grade: 'diesel', unitPriceMilli: price,
         volumeMilli: b.volumeMilli, volumeUnit: 'L', amountMinor, currency: 'EUR', paymentMethod: { id: 'pm-1', brand: 'visa', last4: '4242' }, capturedAt: new Date().toISOString(),
       })
+      if (opts.endedBy) {
+        this.send(t.stationId, t.pump, t.vehicleId, { type: 'session-ended', sessionId, reason: opts.endedBy, saleJws })
+        return
+      }
       // Sent on the topic of the station and pump the sale names (proto refuses a sale that differs from its topic).
       this.send(sale.stationId, sale.pump, t.vehicleId, { type: 'completed', sessionId, sale, saleJws })
     }
