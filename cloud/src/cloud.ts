@@ -12,6 +12,7 @@ import { purgeExpiredIdempotencyKeys } from './idempotency/idempotency.repositor
 import { purgeOutbox } from './outbox/outbox.repository.ts'
 import { passwordFromFile } from './keys/credentials.service.ts'
 import { createKeyRing } from './keys/key-ring.ts'
+import { keySealer } from './keys/key-sealing.ts'
 import { type CloudLink, createCloudLink } from './mqtt/cloud-link.ts'
 import { telemetryRouter } from './mqtt/telemetry.router.ts'
 import { createMetrics } from './ops/metrics.ts'
@@ -67,7 +68,9 @@ export async function startCloud(config: CloudConfig, opts: StartCloudOptions = 
     })
     closers.push(() => database.close())
     const { db } = database
-    const keys = await createKeyRing({ db, log, nowMs, maxAgeMs: config.signingKeyMaxAgeMs })
+    const keys = await createKeyRing({ db, log, nowMs, maxAgeMs: config.signingKeyMaxAgeMs, sealer: keySealer(config.keyEncryptionKey) })
+    if (!config.keyEncryptionKey && config.databaseUrl)
+      log.warn('FUELPAY_KEY_ENCRYPTION_KEY is not set: the signing keys are stored unencrypted in the database')
     const processor = withTimeout(opts.processor ?? createSimProcessor({ db, nowMs, faults: opts.simFaults }), config.processorTimeoutMs)
     const deps: CloudDeps = { db, log, config, keys, processor, nowMs, metrics: createMetrics({ defaultMetrics: true }) }
 

@@ -26,6 +26,8 @@ export interface CloudConfig {
   readonly adminTokenGenerated: boolean
   /** When set, GET /metrics needs `Authorization: Bearer <this>` (or the admin token); open otherwise. */
   readonly metricsToken: string | undefined
+  /** Seals the cloud's private signing keys in the database (keys/key-sealing.ts); 32 bytes. */
+  readonly keyEncryptionKey: Buffer | undefined
   readonly logLevel: string
   /** Hold when neither the request nor the account names an amount (minor units). */
   readonly defaultHoldMinor: number
@@ -113,6 +115,9 @@ export function loadConfig(env: Env = process.env): CloudConfig {
   const metricsToken = env.FUELPAY_METRICS_TOKEN || undefined
   if (metricsToken !== undefined && !/^[\x21-\x7e]{16,4096}$/.test(metricsToken))
     errors.push('FUELPAY_METRICS_TOKEN must be 16-4096 printable characters without spaces')
+  const kekRaw = env.FUELPAY_KEY_ENCRYPTION_KEY || undefined
+  if (kekRaw !== undefined && !/^[A-Za-z0-9_-]{43}$/.test(kekRaw))
+    errors.push('FUELPAY_KEY_ENCRYPTION_KEY must be 32 bytes in base64url (43 characters)')
   const logLevel = env.LOG_LEVEL || 'info'
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel))
     errors.push(`LOG_LEVEL ${logLevel} is not a pino level`)
@@ -149,6 +154,7 @@ export function loadConfig(env: Env = process.env): CloudConfig {
     adminToken: adminRaw ?? randomBytes(24).toString('base64url'),
     adminTokenGenerated: adminRaw === undefined,
     metricsToken,
+    keyEncryptionKey: kekRaw !== undefined && /^[A-Za-z0-9_-]{43}$/.test(kekRaw) ? Buffer.from(kekRaw, 'base64url') : undefined,
     logLevel,
     defaultHoldMinor: int(env, 'FUELPAY_DEFAULT_HOLD_MINOR', 10_000, 1, 100_000_000, errors),
     unusedHoldTtlMs: int(env, 'FUELPAY_UNUSED_HOLD_TTL_MS', 10 * 60_000, 1000, 7 * 86_400_000, errors),

@@ -12,7 +12,8 @@ import {
 } from '@fuelpay/proto'
 import type { JWK } from 'jose'
 import type { Db } from '../db/database.ts'
-import { insertActiveSigningKey, listLiveSigningKeys } from './signing-key.repository.ts'
+import { type KeySealer, keySealer } from './key-sealing.ts'
+import { insertActiveSigningKey, listLiveSigningKeys, sealPlainSigningKeys } from './signing-key.repository.ts'
 
 /**
  * The cloud's Ed25519 signing keys (pump authorizations and broker
@@ -37,8 +38,11 @@ export async function createKeyRing(opts: {
   log: Logger
   nowMs?: () => number
   maxAgeMs?: number
+  /** Private keys at rest: sealed with a key-encryption key, or stored as they are (default). */
+  sealer?: KeySealer
 }): Promise<KeyRing> {
   const now = opts.nowMs ?? Date.now
+  const sealer = opts.sealer ?? keySealer(undefined)
   let activeKey: SigningKey | undefined
   let publics = new Map<string, PublicKey>()
   let jwks: Jwks = { keys: [] }
@@ -54,7 +58,7 @@ export async function createKeyRing(opts: {
       if (!pub.ok) continue
       nextPublics.set(row.kid, pub.value)
       nextJwks.push(row.public_jwk as JWK)
-      if (row.status === 'active') nextActive = await importSigningKey(row.private_jwk as JWK)
+      if (row.status === 'active') nextActive = await importSigningKey(sealer.open(row.kid, row.private_jwk) as JWK)
     }
     publics = nextPublics
     jwks = { keys: nextJwks }
@@ -68,7 +72,7 @@ export async function createKeyRing(opts: {
     try {
       await insertActiveSigningKey(opts.db, {
         kid,
-        privateJwk: await exportPrivateJwk(key),
+        privateJwk: sealer.seal(kid, await exportPrivateJwk(key)),
         publicJwk: key.publicJwk,
       })
       opts.log.info({ kid }, 'cloud signing key rotated')
@@ -79,6 +83,10 @@ export async function createKeyRing(opts: {
     await reload()
   }
 
+  if (sealer.sealing) {
+    const sealed = await sealPlainSigningKeys(opts.db, sealer)
+    if (sealed > 0) opts.log.info({ sealed }, 'sealed signing keys that were stored unencrypted')
+  }
   await reload()
   const rows = await listLiveSigningKeys(opts.db)
   const activeRow = rows.find((r) => r.status === 'active')

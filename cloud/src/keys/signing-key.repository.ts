@@ -1,4 +1,6 @@
+import { sql } from 'kysely'
 import type { Db } from '../db/database.ts'
+import { isSealedKey, type KeySealer } from './key-sealing.ts'
 
 /** Signing keys that still verify: the active one and the previous ones (newest first). */
 export function listLiveSigningKeys(db: Db) {
@@ -28,4 +30,21 @@ export async function insertActiveSigningKey(
       })
       .execute()
   })
+}
+
+/**
+ * Seals every private key still stored as it is (retired ones too: they
+ * would still sign), each only if its row is unchanged; returns how many.
+ */
+export async function sealPlainSigningKeys(db: Db, sealer: KeySealer): Promise<number> {
+  const rows = await db.selectFrom('signing_keys').select(['kid', 'private_jwk']).execute()
+  let sealed = 0
+  for (const row of rows) {
+    if (isSealedKey(row.private_jwk)) continue
+    const plain = JSON.stringify(typeof row.private_jwk === 'string' ? JSON.parse(row.private_jwk) : row.private_jwk)
+    const r = await sql`UPDATE signing_keys SET private_jwk = ${JSON.stringify(sealer.seal(row.kid, JSON.parse(plain)))}::jsonb
+      WHERE kid = ${row.kid} AND private_jwk = ${plain}::jsonb`.execute(db)
+    sealed += Number(r.numAffectedRows ?? 0)
+  }
+  return sealed
 }
