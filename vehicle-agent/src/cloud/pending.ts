@@ -140,12 +140,17 @@ export async function settlePending(o: {
     // and dropping the cancel would leave its hold until the unused-hold sweep.
     for (let i = 0; !r.ok && r.reason.code === 'SESSION_STATE_CONFLICT'; i++) {
       const s = await o.cloud.getSession(sessionId)
-      if (!s.ok || s.value.state !== 'requested') break
+      if (!s.ok && TRANSIENT.has(s.reason.code)) {
+        o.log.warn({ sessionId, code: s.reason.code }, 'could not learn why a hold left by the last run was not cancelled; will retry')
+        return false
+      }
+      // `held`: placed since the cancel was refused, and cancellable now.
+      if (!s.ok || (s.value.state !== 'requested' && s.value.state !== 'held')) break
       if (i >= (o.stillPlacingTries ?? 15)) {
         o.log.warn({ sessionId }, 'a hold left by the last run is still being placed; will cancel it at the next start')
         return false
       }
-      await wait(2000)
+      if (s.value.state === 'requested') await wait(2000)
       r = await o.cloud.cancelSession(sessionId, key)
     }
     if (!r.ok && TRANSIENT.has(r.reason.code)) {

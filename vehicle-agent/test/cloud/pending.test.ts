@@ -131,3 +131,45 @@ t.test('settling: a hold the cloud is still placing (requested) is cancelled onc
   t.same(conflict.r.cancelled, [], 'a session past requested that cannot be cancelled (the pump took it) is left to its sale')
   t.same(conflict.keys.pending(), [])
 })
+
+t.test('settling: a hold placed between a refused cancel and the look at its session is cancelled, not dropped', async (t) => {
+  const now = 10 * HOLD_REPLAY_WINDOW_MS
+  const derived = sessionIdFor('car7', 'coded')
+  const keys = await fileKeyStore(join(await dir(t), 'car.pending.json'))
+  await keys.keep('fuel-authorization', 'coded', { request: { stationId: 'st1', pump: 2 }, at: now - 1000, voiceCodeOmitted: true })
+  // The processor answers right after the first cancel was refused: the session reads `held`.
+  let state = 'requested'
+  const calls: string[] = []
+  const cloud = {
+    requestFuelAuthorization: async () => fail('IDEMPOTENCY_KEY_REUSED'),
+    cancelSession: async () => {
+      calls.push('cancel')
+      if (state === 'requested') return fail('SESSION_STATE_CONFLICT', 'session is requested')
+      state = 'voided'
+      return ok({} as never)
+    },
+    getSession: async () => {
+      if (state === 'requested') state = 'held'
+      return ok({ state } as never)
+    },
+  }
+  const r = await settlePending({ vehicleId: 'car7', keys, cloud, log: silentLogger(), ids: () => 'c1', nowMs: () => now, wait: async () => {}, stillPlacingTries: 3 })
+  t.same(calls, ['cancel', 'cancel'])
+  t.equal(state, 'voided', 'the hold was released')
+  t.same(r.cancelled, [derived])
+  t.same(keys.pending(), [])
+})
+
+t.test('settling: a cloud that cannot say what a refused cancel meant keeps the hold for the next start', async (t) => {
+  const now = 10 * HOLD_REPLAY_WINDOW_MS
+  const keys = await fileKeyStore(join(await dir(t), 'car.pending.json'))
+  await keys.keep('fuel-authorization', 'coded', { request: { stationId: 'st1', pump: 2 }, at: now - 1000, voiceCodeOmitted: true })
+  const cloud = {
+    requestFuelAuthorization: async () => fail('IDEMPOTENCY_KEY_REUSED'),
+    cancelSession: async () => fail('SESSION_STATE_CONFLICT', 'session is requested'),
+    getSession: async () => fail('UNAVAILABLE'),
+  }
+  const r = await settlePending({ vehicleId: 'car7', keys, cloud, log: silentLogger(), ids: () => 'c1', nowMs: () => now, wait: async () => {}, stillPlacingTries: 3 })
+  t.same(r.cancelled, [])
+  t.same(keys.pending().map((p) => p.purpose).sort(), ['cancel-session', 'fuel-authorization'])
+})
