@@ -324,8 +324,18 @@ function stopDelivery(
   pre: PumpEffect[],
   next: 'completed' | 'fault',
 ): Transition {
+  // Ended at once, so disarmed too: this sale settles the hold, and a stop only closes the
+  // valve of a delivery (a dispenser left armed would still start one on the next lift).
   if (session.startedAt === undefined || !state.nozzleUp)
-    return endSession(state, session, outcome, code, nowMs, pre, next)
+    return endSession(
+      state,
+      session,
+      outcome,
+      code,
+      nowMs,
+      [...pre, { type: 'driver-deauthorize' }],
+      next,
+    )
   const closing: SessionClosing = { outcome, code, valveClosedAtMs: nowMs }
   return done(
     {
@@ -402,7 +412,7 @@ function reconcile(state: PumpState, reading: DispenserReading, nowMs: number): 
       'fault',
       'PUMP_FAULT',
       nowMs,
-      [{ type: 'driver-stop' }],
+      [{ type: 'driver-stop' }, ...(started ? [] : [{ type: 'driver-deauthorize' } as PumpEffect])],
       'fault',
     )
   }

@@ -797,3 +797,37 @@ t.test('an emergency stop is taken while the pump is offline or faulted, and hol
   t.equal(unseen?.type === 'end-session' && unseen.ending.outcome, 'emergency-stop')
   t.equal(unseen?.type === 'end-session' && unseen.session.volumeMilli, 800)
 })
+
+t.test('a session that ends before its nozzle was lifted disarms the dispenser', async (t) => {
+  // The hold is voided by its zero sale: the dispenser must not keep the authorization
+  // (a stop only closes the valve of a delivery; an armed pump would still start one).
+  const disarms = (r: ReturnType<typeof transition>, what: string) => {
+    t.equal(ends(r)?.type, 'end-session', `${what}: the session ends`)
+    t.ok(
+      r.effects.some((e) => e.type === 'driver-deauthorize'),
+      `${what}: the dispenser is disarmed`,
+    )
+  }
+  disarms(transition(authorized, { type: 'fault', fault: 'pulser-error', nowMs: NOW }), 'fault')
+  const longNozzle = {
+    ...authorized,
+    limits: { ...limits, nozzleTimeoutMs: 2 * limits.maxSessionMs },
+  }
+  disarms(
+    transition(longNozzle, { type: 'tick', nowMs: T0 + limits.maxSessionMs }),
+    'maximum session length',
+  )
+  disarms(
+    recover(
+      authorized,
+      {
+        online: true,
+        nozzleUp: false,
+        totalizerMilli: idle.totalizerMilli,
+        fault: 'pulser-error',
+      },
+      NOW,
+    ),
+    'a fault found on restart',
+  )
+})
