@@ -271,11 +271,21 @@ export function createVehicleAgent(opts: VehicleAgentOptions): VehicleAgent {
           // do (see HoldRecord.voiceCodeOmitted).
           const { voiceCode, ...kept } = fx.request
           const record: HoldRecord = { request: kept, at, ...(voiceCode !== undefined ? { voiceCodeOmitted: true } : {}) }
-          await keys.keep('fuel-authorization', key, record)
+          try {
+            await keys.keep('fuel-authorization', key, record)
+          } catch (e) {
+            // No hold without its key kept: a restart could not release it. The driver hears why nothing happens.
+            holdKey = undefined
+            log.error({ err: e }, 'could not keep the hold request; not sending it')
+            return { type: 'hold-declined', reason: reason('UNAVAILABLE', 'the car could not store the request') }
+          }
           const res = await cloud.requestFuelAuthorization(fx.request, key)
           if (res.ok) {
             // Kept until the session ends: an agent restarted meanwhile cancels this hold (settlePending).
-            await keys.keep('fuel-authorization', key, { ...record, sessionId: res.value.sessionId } satisfies HoldRecord)
+            // Without its session the kept key still finds it, so a failed write does not stop the read-back.
+            await Promise.resolve(keys.keep('fuel-authorization', key, { ...record, sessionId: res.value.sessionId } satisfies HoldRecord)).catch((e: unknown) =>
+              log.error({ err: e, sessionId: res.value.sessionId }, 'could not record the granted hold'),
+            )
             return { type: 'hold-granted', hold: res.value }
           }
           holdKey = undefined
@@ -315,9 +325,13 @@ export function createVehicleAgent(opts: VehicleAgentOptions): VehicleAgent {
         background('cancel-session', () => {
           const run = (async () => {
             const key = ids()
-            await keys.keep('cancel-session', key, { sessionId: fx.sessionId })
+            // A cancel that cannot be kept on disk is sent all the same: the hold must go now.
+            const kept = await Promise.resolve(keys.keep('cancel-session', key, { sessionId: fx.sessionId })).then(
+              () => true,
+              (e: unknown) => log.error({ err: e, sessionId: fx.sessionId }, 'could not keep the cancel; sending it anyway'),
+            )
             const res = await cloud.cancelSession(fx.sessionId, key)
-            await keys.done('cancel-session', key)
+            if (kept) await keys.done('cancel-session', key)
             if (!res.ok) log.warn({ sessionId: fx.sessionId, code: res.reason.code }, 'cancelling the session failed')
             return undefined
           })()

@@ -400,3 +400,50 @@ t.test('a station-ended session whose sale does not verify is not shown as paid'
   t.equal(out.paid, false)
   t.equal(out.code, 'SALE_MISMATCH')
 })
+
+t.test('a car that cannot keep the hold request on its disk says so instead of waiting forever, and asks for no hold', async (t) => {
+  const cloud = fakeCloud()
+  const station = fakeStation(cloud)
+  const agent = createVehicleAgent({
+    log: silentLogger(),
+    config: { vehicleId: 'car7', limits: { pumpReplyTimeoutMs: 300, answerTimeoutMs: 2000 }, receiptRetryMs: 5 },
+    cloud: cloud.client,
+    mqtt: station.connector,
+    location: staticLocation(here, []),
+    keys: {
+      keep: async () => {
+        throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' })
+      },
+      done: () => {},
+    },
+  })
+  t.teardown(() => agent.close())
+  const out = await Promise.race([agent.runUtterance('pay for pump 2', { answers: ['yes'] }), new Promise<undefined>((r) => setTimeout(() => r(undefined), 2000))])
+  t.ok(out, 'the conversation ended')
+  t.equal(out?.paid, false)
+  t.match(out?.replies.at(-1)?.text, /not available/)
+  t.notOk(cloud.calls.some((c) => c.method === 'requestFuelAuthorization'), 'no hold without its key kept')
+})
+
+t.test('a hold granted whose session cannot be written to disk is still read back (and its key, kept before, lets a restart cancel it)', async (t) => {
+  const cloud = fakeCloud()
+  const station = fakeStation(cloud)
+  let keeps = 0
+  const agent = createVehicleAgent({
+    log: silentLogger(),
+    config: { vehicleId: 'car7', limits: { pumpReplyTimeoutMs: 300, answerTimeoutMs: 2000 }, receiptRetryMs: 5 },
+    cloud: cloud.client,
+    mqtt: station.connector,
+    location: staticLocation(here, []),
+    keys: {
+      keep: async () => {
+        if (++keeps > 1) throw new Error('EIO')
+      },
+      done: () => {},
+    },
+  })
+  t.teardown(() => agent.close())
+  const out = await Promise.race([agent.runUtterance('pay for pump 2', { answers: ['no'] }), new Promise<undefined>((r) => setTimeout(() => r(undefined), 2000))])
+  t.equal(out?.code, 'CANCELLED')
+  t.ok(cloud.calls.some((c) => c.method === 'cancelSession'), 'the hold is released')
+})
