@@ -13,7 +13,9 @@ import type { Logger } from 'pino'
  * - Revocation: ids listed in the document's `revoked` array answer 'revoked'
  *   and stay revoked even if a later document lists the key again.
  * - The last good document is persisted (`persist`) and loaded at start, so a
- *   station that restarts without the cloud still verifies.
+ *   station that restarts without the cloud still verifies. It is persisted
+ *   with every revocation known (`revoked`), those of a refused set included,
+ *   so a restart without the cloud does not trust a revoked key again.
  * - A document that is not a key set (a captive portal's HTML page, `{}`, an
  *   error body a proxy answered with 200) or has no usable key is refused:
  *   the cached keys stay and nothing is persisted. One bad answer must not
@@ -48,6 +50,12 @@ export function createKeyCache(opts: KeyCacheOptions): KeyCache {
   const revoked = new Set<string>()
   let lastAttempt = Number.NEGATIVE_INFINITY
   let inflight: Promise<boolean> | undefined
+  /** The last set taken: persisted again with the revocations learned since. */
+  let lastGood: object | undefined
+
+  /** A set as persisted: with every revocation known, so a restart without the cloud keeps them. */
+  const withRevocations = (doc: object) =>
+    revoked.size > 0 ? { ...doc, revoked: [...revoked].slice(-256) } : doc
 
   async function load(doc: unknown): Promise<boolean> {
     const next = new Map<string, PublicKey>()
@@ -67,6 +75,7 @@ export function createKeyCache(opts: KeyCacheOptions): KeyCache {
     }
     if (next.size === 0) return false
     keys = next
+    lastGood = d
     return true
   }
 
@@ -74,15 +83,18 @@ export function createKeyCache(opts: KeyCacheOptions): KeyCache {
     inflight ??= (async () => {
       lastAttempt = now()
       try {
+        const known = revoked.size
         const doc = await opts.fetchJwks()
         if (!(await load(doc))) {
           opts.log?.warn(
             { kids: [...keys.keys()] },
             'jwks refused: not a key set with a usable key; keeping the cached keys',
           )
+          // Its revocations were taken (they only narrow trust): journal them with the cached set.
+          if (revoked.size > known && lastGood) await opts.persist?.(withRevocations(lastGood))
           return false
         }
-        await opts.persist?.(doc)
+        await opts.persist?.(withRevocations(doc as object))
         opts.log?.debug({ kids: [...keys.keys()] }, 'jwks refreshed')
         return true
       } catch (err) {

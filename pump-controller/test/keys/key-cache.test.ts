@@ -92,7 +92,7 @@ t.test('bad documents and failed fetches keep what we had', async (t) => {
 })
 
 t.test(
-  'an answer that is not a usable key set is refused: keys kept, nothing persisted',
+  'an answer that is not a usable key set is refused: keys kept, only revocations persisted',
   async (t) => {
     let doc: unknown = { keys: [k1.publicJwk] }
     const persisted: unknown[] = []
@@ -133,6 +133,42 @@ t.test(
     t.notOk(await cache.refresh())
     const r = await verify()
     t.equal(r.ok ? 'ok' : r.reason.code, 'KEY_REVOKED', 'a revocation only narrows trust: kept')
-    t.equal(persisted.length, 1)
+    t.same(
+      persisted.at(-1),
+      { keys: [k1.publicJwk], revoked: ['k1'] },
+      'the cached set is journaled again, with the revocation',
+    )
   },
 )
+
+t.test('a revocation outlives a restart without the cloud', async (t) => {
+  // The cloud pulls its only key (compromised) before a new one is out: the set is
+  // refused as a key set, but the revocation must not end with the process.
+  let doc: unknown = { keys: [k1.publicJwk] }
+  let stored: unknown
+  const cache = createKeyCache({
+    fetchJwks: async () => doc,
+    minRefreshIntervalMs: 0,
+    persist: async (d) => {
+      stored = d
+    },
+  })
+  t.ok(await cache.refresh())
+  doc = { keys: [], revoked: ['k1'] }
+  t.notOk(await cache.refresh())
+  const now = Date.now()
+  const token = await signPumpAuthorization(claims, k1, now)
+  const before = await verifyPumpAuthorization(token, { keys: cache.lookup, nowMs: now })
+  t.equal(before.ok ? 'ok' : before.reason.code, 'KEY_REVOKED')
+
+  // The station restarts with the cloud unreachable: only the journaled set to go by.
+  const again = createKeyCache({
+    fetchJwks: async () => {
+      throw new Error('cloud unreachable')
+    },
+    minRefreshIntervalMs: 0,
+  })
+  await again.load(stored)
+  const after = await verifyPumpAuthorization(token, { keys: again.lookup, nowMs: now })
+  t.equal(after.ok ? 'ok' : after.reason.code, 'KEY_REVOKED', 'still revoked after the restart')
+})
