@@ -3,7 +3,7 @@ import { signBrokerCredential } from '@fuelpay/proto'
 import type { FastifyInstance } from 'fastify'
 import { build } from './app.ts'
 import { forgetExpiredAssertions } from './auth/auth.repository.ts'
-import { type Broker, createBroker, createRedisBackends } from './broker/broker.ts'
+import { type Broker, createBroker, createRedisBackends, type RedisBackends } from './broker/broker.ts'
 import type { CloudConfig } from './config.ts'
 import type { Tables } from './db/database.ts'
 import { openCloudDatabase } from './db/open.ts'
@@ -75,14 +75,27 @@ export async function startCloud(config: CloudConfig, opts: StartCloudOptions = 
     const deps: CloudDeps = { db, log, config, keys, processor, nowMs, metrics: createMetrics({ defaultMetrics: true }) }
 
     let broker: Broker | undefined
+    let redis: RedisBackends | undefined
     let mqttUrl = config.publicBrokerUrl ?? ''
     if (opts.embeddedBroker ?? config.embeddedBroker) {
+      // Replicas: one broker across them, through Redis (design: beyond one machine).
+      if (config.redisUrl) {
+        let lastSaid = 0
+        redis = createRedisBackends({
+          url: config.redisUrl,
+          onError: (err) => {
+            // Every failed reconnect reports; say it once in a while.
+            if (Date.now() - lastSaid < 30_000) return
+            lastSaid = Date.now()
+            log.error({ err }, 'Redis unreachable: brokers of other replicas are out of reach; reconnecting')
+          },
+        })
+      }
       broker = await createBroker({
         log: log.child({ component: 'broker' }),
         keys: keys.lookup,
         nowMs,
-        // Replicas: one broker across them, through Redis (design: beyond one machine).
-        ...(config.redisUrl ? { ...createRedisBackends({ url: config.redisUrl }), id: `fuelpay-${config.cloudId}` } : {}),
+        ...(redis ? { persistence: redis.persistence, mq: redis.mq, id: `fuelpay-${config.cloudId}` } : {}),
       })
       closers.push(() => (broker as Broker).close())
       const { port } = await broker.listen(config.mqttPort, config.mqttHost)
@@ -105,7 +118,7 @@ export async function startCloud(config: CloudConfig, opts: StartCloudOptions = 
     closers.push(() => link.close())
     deps.sendStationCommand = (stationId, command) => link.sendCommand(stationId, command)
 
-    const app = await build({ deps, database, brokerUrl: () => brokerUrl, brokerReady: () => link.connected() })
+    const app = await build({ deps, database, brokerUrl: () => brokerUrl, brokerReady: () => link.connected() && (redis?.ready() ?? true) })
     closers.push(() => app.close())
     await app.listen({ port: config.httpPort, host: config.httpHost })
     const address = app.server.address()

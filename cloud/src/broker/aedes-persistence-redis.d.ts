@@ -11,6 +11,8 @@ declare module 'aedes-persistence-redis' {
     lazyConnect?: boolean
     maxRetriesPerRequest?: number | null
     connectTimeout?: number
+    /** An ioredis connection of the caller's to use instead of one of its own (it is disconnected on destroy). */
+    conn?: unknown
   }
   interface RedisPersistence {
     setup(broker: unknown): Promise<void>

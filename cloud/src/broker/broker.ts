@@ -65,7 +65,13 @@ export async function createBroker(opts: CreateBrokerOptions): Promise<Broker> {
     opts.mq as { state?: { on?: (e: string, f: (err: unknown) => void) => void } } | undefined
   )?.state
   // mqemitter-redis reports Redis errors on `state`; unheard, they would crash the process.
-  mqState?.on?.('error', (err) => log.error({ err }, 'mqtt emitter error'))
+  // Every failed reconnect reports: said once in a while.
+  let emitterSaid = 0
+  mqState?.on?.('error', (err) => {
+    if (Date.now() - emitterSaid < 30_000) return
+    emitterSaid = Date.now()
+    log.error({ err }, 'mqtt emitter error')
+  })
 
   const aedes = await Aedes.createBroker({
     ...aedesHooks,

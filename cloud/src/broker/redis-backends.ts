@@ -1,4 +1,5 @@
 import aedesPersistenceRedis from 'aedes-persistence-redis'
+import { Redis } from 'ioredis'
 import mqemitterRedis from 'mqemitter-redis'
 
 /**
@@ -9,33 +10,34 @@ import mqemitterRedis from 'mqemitter-redis'
  * aedes-persistence-redis 12 and mqemitter-redis 7 are the releases written
  * for aedes 1.x (async persistence; `cleanIncoming` for [MQTT-3.1.2-6]).
  *
- * `createBroker` owns them once given (closes them). The cloud program does
- * not pass them yet: running replicas also needs a cloud link id per replica
- * and telemetry handled once across replicas (see cloud/README.md).
+ * `createBroker` owns them once given (closes them). The cloud program
+ * passes them when FUELPAY_REDIS_URL is set (replicas, cloud/README.md).
+ * While Redis is away both reconnect on their own; `onError` hears why
+ * (unheard, ioredis prints every failed reconnect to stderr), and `ready()`
+ * says whether the persistence's connection is up (the cloud's /readyz).
  *
  * @example const backends = createRedisBackends({ url: 'redis://127.0.0.1:6379/0' }); await createBroker({ log, keys, ...backends })
  */
 export interface RedisBackends {
   persistence: ReturnType<typeof aedesPersistenceRedis>
   mq: ReturnType<typeof mqemitterRedis>
+  ready(): boolean
 }
 
-export function createRedisBackends(opts: { url: string }): RedisBackends {
+export function createRedisBackends(opts: { url: string; onError?: (err: Error) => void }): RedisBackends {
   const connection = redisOptionsFromUrl(opts.url)
-  const persistence = aedesPersistenceRedis({
-    ...connection,
-    // Bounded: a broker that cannot reach Redis fails requests instead of queueing them forever.
-    maxRetriesPerRequest: 3,
-    connectTimeout: 5_000,
-  })
+  // Bounded: a broker that cannot reach Redis fails requests instead of queueing them forever.
+  const bounded = { maxRetriesPerRequest: 3, connectTimeout: 5_000 }
+  const conn = new Redis({ ...connection, ...bounded })
+  conn.on('error', (err: Error) => opts.onError?.(err))
+  const persistence = aedesPersistenceRedis({ conn })
   const mq = mqemitterRedis({
     ...connection,
-    maxRetriesPerRequest: 3,
-    connectTimeout: 5_000,
+    ...bounded,
     // [MQTT-4.7.1-3]: `a//b` is a topic with an empty level; aedes' own emitter matches it so.
     matchEmptyLevels: true,
   })
-  return { persistence, mq }
+  return { persistence, mq, ready: () => conn.status === 'ready' }
 }
 
 /** redis://[user:password@]host[:port][/db] or rediss:// for TLS. */
