@@ -4,7 +4,6 @@ import {
   formatVolume,
   type Grade,
   type ReasonCode,
-  REASONS,
   type VolumeUnit,
 } from '@fuelpay/proto'
 import type { Lang } from '../intent/numbers.ts'
@@ -79,9 +78,26 @@ export function gradeName(grade: Grade, lang: Lang): string {
   return GRADE_NAMES[lang][grade]
 }
 
-/** Reasons the driver hears; codes not listed fall back to a generic sentence with the code. */
-const REASON_TEXT: Record<Lang, Partial<Record<ReasonCode, string>>> = {
-  en: {
+/** Codes that only a fault in the car, the station or the service produces: the driver hears "a technical error". */
+const TECHNICAL_CODES = [
+  'BAD_JSON', 'SCHEMA_INVALID', 'PAYLOAD_TOO_LARGE', 'UNKNOWN_TOPIC', 'TOPIC_MISMATCH', 'UNSUPPORTED_VERSION', 'TOKEN_MALFORMED',
+  'TOKEN_ALG_NOT_ALLOWED', 'TOKEN_CLAIMS_INVALID', 'IDEMPOTENCY_KEY_REUSED', 'CLIENT_ID_MISMATCH', 'INTERNAL',
+] as const satisfies readonly ReasonCode[]
+/** The pump could not check the authorization's signature. */
+const UNCHECKED_CODES = ['TOKEN_BAD_SIGNATURE', 'TOKEN_UNKNOWN_KEY', 'KEY_REVOKED'] as const satisfies readonly ReasonCode[]
+type ReasonTexts = Record<Exclude<ReasonCode, (typeof TECHNICAL_CODES)[number] | (typeof UNCHECKED_CODES)[number]>, string>
+
+function reasonTexts(own: ReasonTexts, technical: string, unchecked: string): Record<ReasonCode, string> {
+  return {
+    ...own,
+    ...Object.fromEntries(TECHNICAL_CODES.map((c) => [c, technical])),
+    ...Object.fromEntries(UNCHECKED_CODES.map((c) => [c, unchecked])),
+  } as Record<ReasonCode, string>
+}
+
+/** Every reason, in words, in every language (the driver hears each one as a sentence, never a code). */
+const REASON_TEXT: Record<Lang, Record<ReasonCode, string>> = {
+  en: reasonTexts({
     INSUFFICIENT_FUNDS: 'insufficient funds', CARD_EXPIRED: 'the card has expired', SUSPECTED_FRAUD: 'the bank suspects fraud',
     ISSUER_UNAVAILABLE: 'the bank is not reachable', LIMIT_TRANSACTION: 'over the limit per purchase', LIMIT_DAILY: 'over the daily limit',
     LIMIT_MONTHLY: 'over the monthly limit', GRADE_NOT_PERMITTED: 'this fuel is not allowed for this vehicle',
@@ -93,8 +109,16 @@ const REASON_TEXT: Record<Lang, Partial<Record<ReasonCode, string>>> = {
     NOZZLE_TIMEOUT: 'the nozzle was not lifted in time', CANCELLED: 'the session was cancelled', EMERGENCY_STOP: 'the pump was stopped by the station',
     UNKNOWN_GRADE: 'the pump does not sell this fuel', TIMEOUT: 'no answer in time', UNAVAILABLE: 'the service is not available',
     NO_FLOW_TIMEOUT: 'no fuel flowed', MAX_DURATION: 'the session took too long', UNAUTHENTICATED: 'the car could not sign in', RATE_LIMITED: 'too many wrong voice codes, try again later',
-  },
-  de: {
+    TOKEN_EXPIRED: 'the payment authorization expired', TOKEN_NOT_YET_VALID: 'the payment authorization is not valid yet',
+    WRONG_STATION: 'the authorization is for another station', WRONG_PUMP: 'the authorization is for another pump', WRONG_VEHICLE: 'the authorization is for another vehicle',
+    TOKEN_REPLAYED: 'this authorization was already used', GRADE_NOT_ALLOWED: 'this fuel is not covered by the payment', UNKNOWN_PUMP: 'the station does not know this pump',
+    FUEL_ALREADY_FLOWING: 'fuel is already flowing', VOICE_CODE_REQUIRED: 'a voice code is required', SESSION_NOT_FOUND: 'the payment session is not known',
+    SESSION_STATE_CONFLICT: 'the payment session has already moved on', SALE_SIGNATURE_INVALID: "the station's sale record does not verify",
+    SALE_ARITHMETIC_INVALID: "the station's sale record does not add up", IDEMPOTENCY_IN_PROGRESS: 'the request is still being processed',
+    SALE_MISMATCH: "the station's sale record is for another session", CURRENCY_MISMATCH: "the amount is not in this station's currency",
+    UNKNOWN_CURRENCY: 'the currency is not supported', AMOUNT_OUT_OF_RANGE: 'the amount is not possible', FORBIDDEN: 'this car is not allowed to do that', NOT_FOUND: 'it was not found',
+  }, 'a technical error', 'the pump could not check the payment authorization'),
+  de: reasonTexts({
     INSUFFICIENT_FUNDS: 'das Guthaben reicht nicht', CARD_EXPIRED: 'die Karte ist abgelaufen', SUSPECTED_FRAUD: 'die Bank vermutet Betrug',
     ISSUER_UNAVAILABLE: 'die Bank ist nicht erreichbar', LIMIT_TRANSACTION: 'über dem Limit pro Einkauf', LIMIT_DAILY: 'über dem Tageslimit',
     LIMIT_MONTHLY: 'über dem Monatslimit', GRADE_NOT_PERMITTED: 'diese Sorte ist für dieses Fahrzeug nicht erlaubt',
@@ -106,8 +130,16 @@ const REASON_TEXT: Record<Lang, Partial<Record<ReasonCode, string>>> = {
     NOZZLE_TIMEOUT: 'die Zapfpistole wurde nicht rechtzeitig abgenommen', CANCELLED: 'der Vorgang wurde abgebrochen', EMERGENCY_STOP: 'die Tankstelle hat die Säule gestoppt',
     UNKNOWN_GRADE: 'die Säule hat diese Sorte nicht', TIMEOUT: 'keine Antwort', UNAVAILABLE: 'der Dienst ist nicht verfügbar',
     NO_FLOW_TIMEOUT: 'es floss kein Kraftstoff', MAX_DURATION: 'der Vorgang dauerte zu lange', UNAUTHENTICATED: 'das Auto konnte sich nicht anmelden', RATE_LIMITED: 'zu viele falsche Sprachcodes, bitte später noch einmal',
-  },
-  fr: {
+    TOKEN_EXPIRED: 'die Zahlungsfreigabe ist abgelaufen', TOKEN_NOT_YET_VALID: 'die Zahlungsfreigabe ist noch nicht gültig',
+    WRONG_STATION: 'die Freigabe gilt für eine andere Tankstelle', WRONG_PUMP: 'die Freigabe gilt für eine andere Säule', WRONG_VEHICLE: 'die Freigabe gilt für ein anderes Fahrzeug',
+    TOKEN_REPLAYED: 'diese Freigabe wurde schon benutzt', GRADE_NOT_ALLOWED: 'diese Sorte ist von der Zahlung nicht gedeckt', UNKNOWN_PUMP: 'die Tankstelle kennt diese Säule nicht',
+    FUEL_ALREADY_FLOWING: 'es wird schon getankt', VOICE_CODE_REQUIRED: 'ein Sprachcode ist nötig', SESSION_NOT_FOUND: 'der Zahlungsvorgang ist unbekannt',
+    SESSION_STATE_CONFLICT: 'der Zahlungsvorgang ist schon weiter', SALE_SIGNATURE_INVALID: 'der Verkaufsbeleg der Tankstelle ist nicht gültig signiert',
+    SALE_ARITHMETIC_INVALID: 'der Verkaufsbeleg der Tankstelle ist falsch gerechnet', IDEMPOTENCY_IN_PROGRESS: 'die Anfrage wird noch bearbeitet',
+    SALE_MISMATCH: 'der Verkaufsbeleg gehört zu einem anderen Vorgang', CURRENCY_MISMATCH: 'der Betrag ist nicht in der Währung dieser Tankstelle',
+    UNKNOWN_CURRENCY: 'diese Währung wird nicht unterstützt', AMOUNT_OUT_OF_RANGE: 'dieser Betrag ist nicht möglich', FORBIDDEN: 'das ist für dieses Auto nicht erlaubt', NOT_FOUND: 'nicht gefunden',
+  }, 'ein technischer Fehler', 'die Säule konnte die Zahlungsfreigabe nicht prüfen'),
+  fr: reasonTexts({
     INSUFFICIENT_FUNDS: 'provision insuffisante', CARD_EXPIRED: 'la carte a expiré', SUSPECTED_FRAUD: 'la banque suspecte une fraude',
     ISSUER_UNAVAILABLE: 'la banque est injoignable', LIMIT_TRANSACTION: 'au-dessus du plafond par achat', LIMIT_DAILY: 'au-dessus du plafond journalier',
     LIMIT_MONTHLY: 'au-dessus du plafond mensuel', GRADE_NOT_PERMITTED: "ce carburant n'est pas autorisé pour ce véhicule",
@@ -119,8 +151,16 @@ const REASON_TEXT: Record<Lang, Partial<Record<ReasonCode, string>>> = {
     NOZZLE_TIMEOUT: "le pistolet n'a pas été décroché à temps", CANCELLED: 'la session a été annulée', EMERGENCY_STOP: 'la station a arrêté la pompe',
     UNKNOWN_GRADE: 'la pompe ne vend pas ce carburant', TIMEOUT: 'pas de réponse à temps', UNAVAILABLE: "le service n'est pas disponible",
     NO_FLOW_TIMEOUT: "aucun carburant n'a coulé", MAX_DURATION: 'la session a duré trop longtemps', UNAUTHENTICATED: "la voiture n'a pas pu s'identifier", RATE_LIMITED: 'trop de codes vocaux faux, réessayez plus tard',
-  },
-  ar: {
+    TOKEN_EXPIRED: "l'autorisation de paiement a expiré", TOKEN_NOT_YET_VALID: "l'autorisation de paiement n'est pas encore valable",
+    WRONG_STATION: "l'autorisation est pour une autre station", WRONG_PUMP: "l'autorisation est pour une autre pompe", WRONG_VEHICLE: "l'autorisation est pour un autre véhicule",
+    TOKEN_REPLAYED: 'cette autorisation a déjà servi', GRADE_NOT_ALLOWED: "ce carburant n'est pas couvert par le paiement", UNKNOWN_PUMP: 'la station ne connaît pas cette pompe',
+    FUEL_ALREADY_FLOWING: 'le carburant coule déjà', VOICE_CODE_REQUIRED: 'un code vocal est nécessaire', SESSION_NOT_FOUND: 'session de paiement inconnue',
+    SESSION_STATE_CONFLICT: 'la session de paiement a déjà avancé', SALE_SIGNATURE_INVALID: "le ticket de la station n'a pas une signature valide",
+    SALE_ARITHMETIC_INVALID: 'le ticket de la station est mal calculé', IDEMPOTENCY_IN_PROGRESS: 'la demande est encore en cours',
+    SALE_MISMATCH: 'le ticket de la station est pour une autre session', CURRENCY_MISMATCH: "le montant n'est pas dans la devise de cette station",
+    UNKNOWN_CURRENCY: "cette devise n'est pas prise en charge", AMOUNT_OUT_OF_RANGE: "ce montant n'est pas possible", FORBIDDEN: "ce n'est pas permis pour cette voiture", NOT_FOUND: 'introuvable',
+  }, 'une erreur technique', "la pompe n'a pas pu vérifier l'autorisation de paiement"),
+  ar: reasonTexts({
     INSUFFICIENT_FUNDS: 'الرصيد غير كاف', CARD_EXPIRED: 'انتهت صلاحية البطاقة', SUSPECTED_FRAUD: 'البنك يشتبه في احتيال',
     ISSUER_UNAVAILABLE: 'البنك غير متاح', LIMIT_TRANSACTION: 'المبلغ يتجاوز حد العملية', LIMIT_DAILY: 'المبلغ يتجاوز الحد اليومي',
     LIMIT_MONTHLY: 'المبلغ يتجاوز الحد الشهري', GRADE_NOT_PERMITTED: 'هذا الوقود غير مسموح لهذه السيارة',
@@ -132,14 +172,19 @@ const REASON_TEXT: Record<Lang, Partial<Record<ReasonCode, string>>> = {
     NOZZLE_TIMEOUT: 'لم يتم رفع المسدس في الوقت المحدد', CANCELLED: 'تم إلغاء العملية', EMERGENCY_STOP: 'أوقفت المحطة المضخة',
     UNKNOWN_GRADE: 'المضخة لا تبيع هذا الوقود', TIMEOUT: 'لا يوجد رد', UNAVAILABLE: 'الخدمة غير متاحة',
     NO_FLOW_TIMEOUT: 'لم يتدفق أي وقود', MAX_DURATION: 'استغرقت العملية وقتا طويلا', UNAUTHENTICATED: 'لم تتمكن السيارة من تسجيل الدخول', RATE_LIMITED: 'رموز صوتية خاطئة كثيرة، حاول لاحقا',
-  },
+    TOKEN_EXPIRED: 'انتهت صلاحية إذن الدفع', TOKEN_NOT_YET_VALID: 'إذن الدفع ليس صالحا بعد',
+    WRONG_STATION: 'الإذن لمحطة أخرى', WRONG_PUMP: 'الإذن لمضخة أخرى', WRONG_VEHICLE: 'الإذن لسيارة أخرى',
+    TOKEN_REPLAYED: 'تم استخدام هذا الإذن من قبل', GRADE_NOT_ALLOWED: 'هذا الوقود غير مشمول بالدفع', UNKNOWN_PUMP: 'المحطة لا تعرف هذه المضخة',
+    FUEL_ALREADY_FLOWING: 'الوقود يتدفق بالفعل', VOICE_CODE_REQUIRED: 'الرمز الصوتي مطلوب', SESSION_NOT_FOUND: 'عملية الدفع غير معروفة',
+    SESSION_STATE_CONFLICT: 'عملية الدفع تقدمت بالفعل', SALE_SIGNATURE_INVALID: 'توقيع إيصال المحطة غير صالح',
+    SALE_ARITHMETIC_INVALID: 'حساب إيصال المحطة غير صحيح', IDEMPOTENCY_IN_PROGRESS: 'الطلب قيد المعالجة',
+    SALE_MISMATCH: 'إيصال المحطة لعملية أخرى', CURRENCY_MISMATCH: 'المبلغ ليس بعملة هذه المحطة',
+    UNKNOWN_CURRENCY: 'هذه العملة غير مدعومة', AMOUNT_OUT_OF_RANGE: 'هذا المبلغ غير ممكن', FORBIDDEN: 'هذا غير مسموح لهذه السيارة', NOT_FOUND: 'غير موجود',
+  }, 'خطأ تقني', 'لم تتمكن المضخة من التحقق من إذن الدفع'),
 }
 
 export function reasonText(code: ReasonCode, lang: Lang): string {
-  const known = REASON_TEXT[lang][code]
-  if (known) return known
-  if (lang === 'en') return REASONS[code]?.message ?? code
-  return { de: `Fehler ${code}`, fr: `erreur ${code}`, ar: `خطأ ${code}` }[lang]
+  return REASON_TEXT[lang][code] ?? REASON_TEXT[lang].INTERNAL
 }
 
 /** Proto's amount text, with the decimal comma where the language writes one. */

@@ -1,4 +1,4 @@
-import type { FuelAuthorizationResponse, ProgressMessage, Reason } from '@fuelpay/proto'
+import { type FuelAuthorizationResponse, type ProgressMessage, type Reason, REASON_CODES } from '@fuelpay/proto'
 import t from 'tap'
 import { MESSAGE_KEYS, reasonText, say } from '../../src/dialogue/catalog.ts'
 import { type DialogueEvent, type DialogueState, type Effect, initialState, transition } from '../../src/dialogue/dialogue.machine.ts'
@@ -264,8 +264,15 @@ t.test('events out of place change nothing', async (t) => {
 t.test('every message exists in every language', async (t) => {
   const params = { slots: ['pump', 'card'], pumps: [1], pump: 1, station: 'S', grades: ['diesel'], said: 'x', currency: 'EUR', code: 'DECLINED', holdAmountMinor: 1, partial: false, volumeMilli: 1, unit: 'L', amountMinor: 1, brand: 'visa', last4: '1234' }
   for (const lang of LANGS) for (const key of MESSAGE_KEYS) t.ok(say(lang, key, params as never).length > 0, `${lang} ${key}`)
-  t.equal(reasonText('TOKEN_REPLAYED', 'en'), 'token has already been used')
-  t.match(reasonText('TOKEN_REPLAYED', 'de'), /TOKEN_REPLAYED/)
+  // Every reason the cloud or a pump can give is a sentence in the driver's language, never a code.
+  for (const lang of LANGS) {
+    for (const code of REASON_CODES) {
+      const text = reasonText(code, lang)
+      t.notMatch(text, /[A-Z]{2,}_/, `${lang} ${code}: ${text}`)
+      if (lang !== 'en') t.not(text, reasonText(code, 'en'), `${lang} ${code} is translated`)
+    }
+  }
+  t.equal(reasonText('TOKEN_REPLAYED', 'de'), 'diese Freigabe wurde schon benutzt')
   // The cloud locks an account's voice code after wrong ones (RATE_LIMITED): the driver hears why, in words.
   for (const lang of LANGS) t.notMatch(reasonText('RATE_LIMITED', lang), /RATE_LIMITED/, `${lang}: voice code lock`)
 })
