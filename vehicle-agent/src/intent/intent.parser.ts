@@ -369,14 +369,22 @@ export function extractVoiceCode(text: string, lang: Lang): string | undefined {
   const tokens = tokenize(text)
   let out = ''
   let words = 0
-  for (const t of tokens) {
+  for (let i = 0; i < tokens.length; ) {
+    const t = tokens[i] as string
     if (/^\d+$/.test(t)) {
       out += t
+      i++
       continue
     }
-    const n = readNumber([t], 0, lang, true)
-    if (n && n.next === 1 && n.value <= 9) out += String(n.value)
-    else words++
+    // A number may span words and digits: "forty seven eleven" is 47 11, "four seven" 4 7.
+    const n = readNumber(tokens, i, lang, true)
+    if (n && n.next > i && !n.text.includes('.')) {
+      out += String(n.value)
+      i = n.next
+    } else {
+      words++
+      i++
+    }
   }
   if (out.length > 0) return out.slice(0, CODE_MAX)
   const joined = tokens.join(' ').slice(0, CODE_MAX)

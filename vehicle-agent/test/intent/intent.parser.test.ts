@@ -197,6 +197,13 @@ t.test('voice codes in words and digits', async (t) => {
   t.equal(extractVoiceCode('quatre sept un un', 'fr'), '4711')
   t.equal(extractVoiceCode('٤٧١١', 'ar'), '4711')
   t.equal(extractVoiceCode('أربعة سبعة واحد واحد', 'ar'), '4711')
+  // Codes said as numbers of more than one digit ("forty-seven eleven" for 4711) are read whole.
+  t.equal(extractVoiceCode('forty seven eleven', 'en'), '4711')
+  t.equal(extractVoiceCode('forty-seven, eleven', 'en'), '4711')
+  t.equal(extractVoiceCode('siebenundvierzig elf', 'de'), '4711')
+  t.equal(extractVoiceCode('quarante-sept onze', 'fr'), '4711')
+  t.equal(extractVoiceCode('سبعة وأربعين أحد عشر', 'ar'), '4711')
+  t.equal(extractVoiceCode('zero seven one one', 'en'), '0711')
   t.equal(extractVoiceCode('blue falcon', 'en'), 'blue falcon')
   t.equal(extractVoiceCode('', 'en'), undefined)
 })
