@@ -358,14 +358,18 @@ export async function finishSettlement(deps: CloudDeps, sessionId: string, known
   // under the row lock, from the row as it is now.
   const done = await settleRecorded(deps, deps.db, row, reply)
   if (done) return done
-  return deps.db.transaction().execute(async (tx) => {
+  const now = await deps.db.transaction().execute(async (tx) => {
     const locked = await lockSession(tx, sessionId)
     if (!locked) throw refuse('SESSION_NOT_FOUND')
-    if (locked.settled_at || !locked.settle_action) return locked
+    // Recorded only what was carried out: if the decision changed since `row`
+    // (another report finished this void and decided a late capture, or a
+    // refused capture became one), the new decision is carried out instead.
+    if (locked.settled_at || !locked.settle_action || locked.settle_action !== row.settle_action) return locked
     const written = await settleRecorded(deps, tx, locked)
     if (!written) throw new Error(`settlement of ${sessionId} not written under its row lock`)
     return written
   })
+  return now.settled_at || !now.settle_action ? now : finishSettlement(deps, sessionId, now, reply)
 }
 
 /**
@@ -416,6 +420,7 @@ async function captureAsLate(deps: CloudDeps, row: SessionRow, why: { code: Reas
  */
 async function settleRecorded(deps: CloudDeps, db: Db, row: SessionRow, reply?: SaleReply): Promise<SessionRow | undefined> {
   const sessionId = row.id
+  if (row.settle_action !== 'capture' && row.settle_action !== 'void') throw new Error(`settleRecorded: ${sessionId} is to be settled by ${row.settle_action}`)
   const hold = Number(row.hold_amount_minor)
   const captured = row.settle_action === 'capture' ? Number(row.settle_amount_minor ?? 0) : 0
   // Never capture above what the hold has left.
