@@ -16,6 +16,7 @@ import { keySealer } from './keys/key-sealing.ts'
 import { type CloudLink, createCloudLink } from './mqtt/cloud-link.ts'
 import { telemetryRouter } from './mqtt/telemetry.router.ts'
 import { createMetrics } from './ops/metrics.ts'
+import { watchState } from './ops/state-gauges.ts'
 import { type PaymentProcessor, withTimeout } from './processor/payment-processor.ts'
 import { createSimProcessor, type SimFaults } from './processor/sim-processor.ts'
 import { expireSessions } from './sessions/settlement.service.ts'
@@ -73,6 +74,7 @@ export async function startCloud(config: CloudConfig, opts: StartCloudOptions = 
       log.warn('FUELPAY_KEY_ENCRYPTION_KEY is not set: the signing keys are stored unencrypted in the database')
     const processor = withTimeout(opts.processor ?? createSimProcessor({ db, nowMs, faults: opts.simFaults }), config.processorTimeoutMs)
     const deps: CloudDeps = { db, log, config, keys, processor, nowMs, metrics: createMetrics({ defaultMetrics: true }) }
+    watchState(deps.metrics, { db, pool: database.pool, nowMs })
 
     let broker: Broker | undefined
     let redis: RedisBackends | undefined

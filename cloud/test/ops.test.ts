@@ -104,3 +104,21 @@ t.test('metrics: with FUELPAY_METRICS_TOKEN set, only its bearer or the admin re
   t.match((await get(ADMIN)).raw, 'fuelpay_http_requests_total', 'the admin token')
   t.equal((await call(cloud.app, { method: 'GET', url: '/healthz' })).status, 200, 'health stays open')
 })
+
+t.test('state gauges: unsettled money and the database pool, read at each scrape', async (t) => {
+  const { watchState } = await import('../src/ops/state-gauges.ts')
+  const cloud = await makeCloud(t)
+  watchState(cloud.deps.metrics, { db: cloud.db, pool: cloud.handle.pool, nowMs: () => cloud.clock.now })
+  const w = await provision(cloud)
+  const gauge = async (name: string) => {
+    const text = await cloud.deps.metrics.registry.metrics()
+    return text.split('\n').filter((l) => l.startsWith(name)).map((l) => l.trim())
+  }
+  t.same(await gauge('fuelpay_sessions_unsettled{'), ['fuelpay_sessions_unsettled{kind="decided"} 0', 'fuelpay_sessions_unsettled{kind="unrecorded_hold"} 0'])
+  const a = await authorize(cloud, w, { amountMinor: 2000 })
+  t.equal(a.status, 201)
+  await cloud.db.updateTable('sessions').set({ settle_action: 'void', settle_amount_minor: 0, updated_at: new Date(cloud.clock.now - 90_000) }).where('id', '=', a.body.sessionId).execute()
+  t.same(await gauge('fuelpay_sessions_unsettled{'), ['fuelpay_sessions_unsettled{kind="decided"} 1', 'fuelpay_sessions_unsettled{kind="unrecorded_hold"} 0'], 'a decided void not yet confirmed')
+  t.same(await gauge('fuelpay_sessions_unsettled_oldest_seconds'), ['fuelpay_sessions_unsettled_oldest_seconds 90'], 'waiting 90 s')
+  if (cloud.handle.pool) t.match((await gauge('fuelpay_db_pool_connections{state="total"}'))[0], /^fuelpay_db_pool_connections\{state="total"\} [1-9]/, 'the pool is counted')
+})
