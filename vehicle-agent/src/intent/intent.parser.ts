@@ -224,6 +224,30 @@ function currencyAt(items: Item[], k: number, lex: Lexicon): { currencies: Curre
   return undefined
 }
 
+const AND_WORDS = new Set(['and', 'und', 'et'])
+const CENT_WORDS = new Set(['cent', 'cents', 'ct', 'centime', 'centimes', 'سنت', 'سنتات'])
+
+/**
+ * "40 euros 50", "vierzig Euro fünfzig", "45 euros and 50 cents", "أربعين يورو وخمسين":
+ * a number of 1..99 right after the currency word is the cents of a whole amount.
+ */
+function withCents(items: Item[], j: number, whole: string): string {
+  if (whole.includes('.')) return whole
+  let at = j
+  const and = items[at]
+  if (and && !and.used && !and.num && AND_WORDS.has(and.tok)) at++
+  const c = items[at]
+  const n = c && !c.used ? c.num : undefined
+  if (!n || n.text.includes('.') || n.value < 1 || n.value > 99 || (n.prefix && n.prefix !== 'و')) return whole
+  const unit = items[at + 1]
+  const centWord = unit !== undefined && !unit.used && !unit.num && CENT_WORDS.has(unit.tok)
+  // Without "cents", a single digit after the amount is more likely another answer ("40 euros, 3" to "which pump?").
+  if (!centWord && n.value < 10) return whole
+  for (let x = j; x <= at; x++) (items[x] as Item).used = true
+  if (centWord) (unit as Item).used = true
+  return `${whole}.${String(n.value).padStart(2, '0')}`
+}
+
 function extractAmount(items: Item[], lex: Lexicon, slots: Slots): void {
   for (let k = 0; k < items.length; k++) {
     const it = items[k] as Item
@@ -232,7 +256,7 @@ function extractAmount(items: Item[], lex: Lexicon, slots: Slots): void {
     if (after) {
       it.used = true
       for (let m = 1; m <= after.len; m++) (items[k + m] as Item).used = true
-      slots.amount = { text: it.num.text, currencies: after.currencies }
+      slots.amount = { text: withCents(items, k + 1 + after.len, it.num.text), currencies: after.currencies }
       return
     }
     for (let len = 1; len <= 2 && k - len >= 0; len++) {

@@ -179,6 +179,26 @@ t.test('a yes and a no in one answer is not a confirm', async (t) => {
   check(t, 'ar', [['لا مشكلة', { intent: 'confirm' }], ['ما في مشكلة', { intent: 'confirm' }], ['مش صح', { intent: 'deny' }], ['غير صحيح', { intent: 'deny' }]])
 })
 
+t.test('cents said after the currency belong to the amount', async (t) => {
+  const cases: [string, string][] = [
+    ['pump 4 for 40 euros 50', '40.50'],
+    ['pump four, forty euros fifty', '40.50'],
+    ['pump 2 for 45 euros and 50 cents', '45.50'],
+    ['pump 2 for 45 euros and 5 cents', '45.05'],
+    ['Säule vier für vierzig Euro fünfzig', '40.50'],
+    ['Säule 4 für 40 Euro und 20 Cent', '40.20'],
+    ['pompe quatre pour quarante euros cinquante', '40.50'],
+    ['pompe 2 pour 30 euros et 10 centimes', '30.10'],
+    ['ادفع للمضخة ٤ بأربعين يورو وخمسين سنت', '40.50'],
+    ['pay pump 2 for 40 euros of super 95', '40'],
+    ['pump 2 for 40.50 euros 20', '40.50'],
+  ]
+  for (const [text, amount] of cases) t.equal(parseUtterance(text).slots.amount?.text, amount, text)
+  const answer = parseUtterance('40 euros, 3')
+  t.equal(answer.slots.amount?.text, '40', 'a lone digit after the amount stays a number of its own')
+  t.same(answer.numbers.map((n) => n.value), [3])
+})
+
 t.test('bad input never throws and never pays', async (t) => {
   const weird: unknown[] = [undefined, null, 42, {}, 'x'.repeat(100_000), '\u0000\u0001', '💥🔥', 'pump pump pump pump', '999999999999 euros', 'pump 0', 'pump 100']
   for (const w of weird) {
