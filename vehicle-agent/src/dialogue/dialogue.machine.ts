@@ -67,6 +67,8 @@ export interface DialogueLimits {
   maxFuelingMs: number
   /** How long for the sale verification and the receipt. */
   settleTimeoutMs: number
+  /** After this long without the bank's answer the driver is told the car is still asking (the cloud may take 30 s). */
+  holdNoticeMs: number
   maxUnknown: number
   maxVoiceCodeAttempts: number
 }
@@ -77,6 +79,7 @@ export const DEFAULT_LIMITS: DialogueLimits = Object.freeze({
   nozzleGraceMs: 15_000,
   maxFuelingMs: 20 * 60_000,
   settleTimeoutMs: 60_000,
+  holdNoticeMs: 3000,
   maxUnknown: 3,
   maxVoiceCodeAttempts: 3,
 })
@@ -108,7 +111,7 @@ export interface DialogueState {
   outcome?: Outcome | undefined
 }
 
-export type TimerName = 'answer' | 'pump-reply' | 'nozzle' | 'fueling' | 'settle'
+export type TimerName = 'answer' | 'hold' | 'pump-reply' | 'nozzle' | 'fueling' | 'settle'
 
 export type DialogueEvent =
   | { type: 'utterance'; parsed: ParsedUtterance }
@@ -173,7 +176,7 @@ function sayFx<K extends MessageKey>(s: DialogueState, key: K, params: MessagePa
 function finish(s: DialogueState, outcome: Outcome, effects: Effect[]): Step {
   const out: Outcome = { ...outcome, ...(s.hold ? { sessionId: s.hold.sessionId } : {}) }
   if (outcome.receipt) out.receipt = outcome.receipt
-  const timers: Effect[] = (['answer', 'pump-reply', 'nozzle', 'fueling', 'settle'] as TimerName[]).map((timer) => ({ type: 'clear-timer', timer }))
+  const timers: Effect[] = (['answer', 'hold', 'pump-reply', 'nozzle', 'fueling', 'settle'] as TimerName[]).map((timer) => ({ type: 'clear-timer', timer }))
   return { state: { ...s, phase: 'done', outcome: out }, effects: [...effects, ...timers, { type: 'finished', outcome: out }] }
 }
 
@@ -255,7 +258,7 @@ function requestHold(s: DialogueState, pre: Effect[]): Step {
   }
   return {
     state: { ...s, phase: 'requesting_hold' },
-    effects: [...pre, { type: 'clear-timer', timer: 'answer' }, { type: 'request-hold', request }],
+    effects: [...pre, { type: 'clear-timer', timer: 'answer' }, { type: 'request-hold', request }, { type: 'start-timer', timer: 'hold', ms: s.limits.holdNoticeMs }],
   }
 }
 
@@ -451,15 +454,17 @@ export function transition(s: DialogueState, e: DialogueEvent): Step {
     case 'hold-granted': {
       if (s.phase !== 'requesting_hold') break
       const next = { ...s, hold: e.hold }
+      const quiet: Effect = { type: 'clear-timer', timer: 'hold' }
       if (s.cancelOnHold) return finish(next, { paid: false, code: 'CANCELLED' }, [...cancelEverything(next, false), sayFx(s, 'cancelled', {})])
       return {
         state: { ...next, phase: 'confirming', unknownCount: 0 },
-        effects: [readBackFx(s, e.hold), { type: 'start-timer', timer: 'answer', ms: s.limits.answerTimeoutMs }],
+        effects: [quiet, readBackFx(s, e.hold), { type: 'start-timer', timer: 'answer', ms: s.limits.answerTimeoutMs }],
       }
     }
     case 'hold-declined': {
       if (s.phase !== 'requesting_hold') break
       const code = e.reason.code
+      const quiet: Effect = { type: 'clear-timer', timer: 'hold' }
       if (s.cancelOnHold) return finish(s, { paid: false, code: 'CANCELLED' }, [sayFx(s, 'cancelled', {})])
       if (code === 'VOICE_CODE_REQUIRED' || code === 'VOICE_CODE_WRONG') {
         const attempts = s.voiceCodeAttempts + (code === 'VOICE_CODE_WRONG' ? 1 : 0)
@@ -468,7 +473,7 @@ export function transition(s: DialogueState, e: DialogueEvent): Step {
         }
         return {
           state: { ...s, phase: 'voice_code', voiceCodeAttempts: attempts, voiceCode: undefined },
-          effects: [sayFx(s, code === 'VOICE_CODE_WRONG' ? 'voiceCodeWrong' : 'askVoiceCode', {}), { type: 'start-timer', timer: 'answer', ms: s.limits.answerTimeoutMs }],
+          effects: [quiet, sayFx(s, code === 'VOICE_CODE_WRONG' ? 'voiceCodeWrong' : 'askVoiceCode', {}), { type: 'start-timer', timer: 'answer', ms: s.limits.answerTimeoutMs }],
         }
       }
       return finish(s, { paid: false, code, message: e.reason.message }, [sayFx(s, 'declined', { code })])
@@ -575,6 +580,10 @@ export function transition(s: DialogueState, e: DialogueEvent): Step {
 
 function onTimeout(s: DialogueState, timer: TimerName): Step {
   switch (timer) {
+    case 'hold':
+      // The bank (or the cloud) is slow: the driver hears that the car is still asking, once.
+      if (s.phase === 'requesting_hold') return { state: s, effects: [sayFx(s, 'checkingHold', {})] }
+      break
     case 'answer':
       if (s.phase === 'collecting' || s.phase === 'confirming' || s.phase === 'voice_code') {
         return finish(s, { paid: false, code: 'TIMEOUT', message: 'no answer from the driver' }, [...cancelEverything(s, false), sayFx(s, 'noAnswer', {})])

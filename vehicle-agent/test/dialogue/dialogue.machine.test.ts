@@ -223,6 +223,18 @@ t.test('a station-ended session that sold nothing ends with its reason, without 
   t.notOk(r.effects.some((e) => e.type === 'fetch-receipt'))
 })
 
+t.test('a slow bank: the driver hears that the car is still asking, not silence', async (t) => {
+  const asking = run([utter('Säule 2 bezahlen'), located])
+  t.equal(asking.state.phase, 'requesting_hold')
+  t.ok(asking.effects.some((e) => e.type === 'start-timer' && e.timer === 'hold'))
+  const slow = run([{ type: 'timeout', timer: 'hold' }], asking.state)
+  t.same(slow.said, ['Einen Moment, ich frage bei Ihrer Bank an.'])
+  t.equal(slow.state.phase, 'requesting_hold')
+  const granted = run([{ type: 'hold-granted', hold: hold() }], slow.state)
+  t.ok(granted.effects.some((e) => e.type === 'clear-timer' && e.timer === 'hold'))
+  t.same(run([{ type: 'timeout', timer: 'hold' }], granted.state).said, [], 'not once the answer is in')
+})
+
 t.test('unknown speech never becomes a payment', async (t) => {
   const r = run([utter("what's the weather"), utter('play music'), utter('yes')])
   t.equal(r.state.phase, 'idle')
