@@ -347,7 +347,14 @@ export async function finishSettlement(deps: CloudDeps, sessionId: string, known
         ? await deps.processor.capture({ authId: row.processor_auth_id, amountMinor: amount, idempotencyKey: `capture:${row.id}` })
         : await deps.processor.void({ authId: row.processor_auth_id, idempotencyKey: `void:${row.id}` })
     if (!r.ok && row.settle_action === 'capture' && !TRANSIENT.includes(r.reason.code)) return captureAsLate(deps, row, r.reason)
-    if (!r.ok) {
+    if (!r.ok && !TRANSIENT.includes(r.reason.code)) {
+      // A void refused for good (the issuer let the hold lapse, or it is
+      // voided already) leaves nothing held, as in captureAsLate and
+      // releaseUnrecordedHold: retrying it could never succeed, and a zero
+      // sale answered 503 for ever would block the station's sale queue.
+      deps.log.error({ sessionId, code: r.reason.code, authId: row.processor_auth_id }, 'the processor refused to void a hold for good: nothing held')
+      deps.metrics.settlementFailures.inc({ action: 'void', code: r.reason.code })
+    } else if (!r.ok) {
       deps.log.warn({ sessionId, code: r.reason.code, action: row.settle_action }, 'processor settlement failed; will retry')
       deps.metrics.settlementFailures.inc({ action: row.settle_action, code: r.reason.code })
       throw refuse(r.reason.code === 'PROCESSOR_TIMEOUT' ? 'PROCESSOR_TIMEOUT' : 'UNAVAILABLE', r.reason.message)

@@ -44,3 +44,22 @@ t.test('a void carried out from a stale read does not settle the late capture de
   const ledger = await verifyLedger(cloud.db)
   t.ok(ledger.ok, JSON.stringify(ledger))
 })
+
+t.test('a void the processor refuses for good does not block the station\'s sales for ever', async (t) => {
+  const faults: SimFaults = {}
+  const cloud = await makeCloud(t, { faults })
+  const w = await provision(cloud)
+  const a = (await authorize(cloud, w, { amountMinor: 4000, grade: 'diesel' })).body
+  const b = (await authorize(cloud, w, { amountMinor: 4000, grade: 'diesel' })).body
+  // The issuer already let the hold go (it lapsed while the station was offline): it refuses the void.
+  faults.fail = (op) => (op === 'void' ? 'DECLINED' : undefined)
+  const zero = await reportSale(cloud, w, (await saleFor(w, a, { volumeMilli: 0, outcome: 'lapsed' })).jws)
+  t.equal(zero.status, 200, `answered, so the station's in-order queue moves on: ${zero.raw.slice(0, 200)}`)
+  t.equal(zero.body.state, 'voided')
+  t.equal(zero.body.releasedMinor, 4000)
+  const next = await reportSale(cloud, w, (await saleFor(w, b, { volumeMilli: 10_000 })).jws)
+  t.equal(next.status, 200)
+  t.equal(next.body.state, 'captured', 'the next sale in the queue is charged')
+  const ledger = await verifyLedger(cloud.db)
+  t.ok(ledger.ok, JSON.stringify(ledger))
+})

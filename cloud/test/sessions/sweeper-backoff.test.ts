@@ -4,13 +4,13 @@ import { expireSessions, SETTLE_RETRY_MS } from '../../src/sessions/settlement.s
 import { authorize, makeCloud, provision } from '../helpers.ts'
 
 /**
- * A settlement the processor keeps refusing (here: every void, for good)
+ * A settlement the processor keeps refusing (here: every void, the issuer unavailable)
  * is tried again later each time, so that enough of them cannot fill every
  * sweep's batch and keep other holds from ever being expired and released.
  */
 t.test('settlements the processor keeps refusing back off; the sweeper gets to the other sessions', async (t) => {
   let refuseVoids = true
-  const cloud = await makeCloud(t, { faults: { fail: (op) => (refuseVoids && op === 'void' ? 'DECLINED' : undefined) } })
+  const cloud = await makeCloud(t, { faults: { fail: (op) => (refuseVoids && op === 'void' ? 'ISSUER_UNAVAILABLE' : undefined) } })
   const w = await provision(cloud)
   const ids: string[] = []
   for (let i = 0; i < 3; i++) {
