@@ -517,7 +517,8 @@ async function finishLateCapture(deps: CloudDeps, row: SessionRow): Promise<Sess
         if (TRANSIENT.includes(cap.reason.code)) transient(cap.reason.code, cap.reason.message, 'capture')
         // Refused for good: give the card its credit back before recording the failure.
         const v = await deps.processor.void({ authId: auth.value.authId, idempotencyKey: `late-void:${sessionId}` })
-        if (!v.ok) transient(v.reason.code, v.reason.message, 'void')
+        // A void refused for good leaves nothing held; only a transient one is worth a retry.
+        if (!v.ok && TRANSIENT.includes(v.reason.code)) transient(v.reason.code, v.reason.message, 'void')
         outcome = { ok: false, code: cap.reason.code, message: cap.reason.message }
       } else outcome = { ok: true, authId: auth.value.authId }
     }

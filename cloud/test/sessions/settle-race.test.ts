@@ -63,3 +63,21 @@ t.test('a void the processor refuses for good does not block the station\'s sale
   const ledger = await verifyLedger(cloud.db)
   t.ok(ledger.ok, JSON.stringify(ledger))
 })
+
+t.test('a late capture refused for good, whose void is refused for good too, is answered and alerted, not retried for ever', async (t) => {
+  const faults: SimFaults = {}
+  const cloud = await makeCloud(t, { faults })
+  const w = await provision(cloud)
+  const a = (await authorize(cloud, w, { amountMinor: 4000, grade: 'diesel' })).body
+  const cancel = await call(cloud.app, { method: 'POST', url: `/v1/sessions/${a.sessionId}/cancel`, auth: await vehicleAuth(w, cloud.clock.now) })
+  t.equal(cancel.body.state, 'voided')
+  faults.fail = (op) => (op === 'capture' || op === 'void' ? 'DECLINED' : undefined)
+  const r = await reportSale(cloud, w, (await saleFor(w, a, { volumeMilli: 10_000 })).jws)
+  t.equal(r.status, 200, `answered, so the station's in-order queue moves on: ${r.raw.slice(0, 200)}`)
+  t.equal(r.body.state, 'failed')
+  t.equal(r.body.capturedMinor, 0)
+  const alerts = await cloud.db.selectFrom('outbox').select('kind').where('aggregate_id', '=', a.sessionId).where('kind', '=', 'session.settlement-failed').execute()
+  t.equal(alerts.length, 1, 'the console is told: fuel pumped, not paid')
+  const ledger = await verifyLedger(cloud.db)
+  t.ok(ledger.ok, JSON.stringify(ledger))
+})
