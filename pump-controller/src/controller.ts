@@ -883,53 +883,70 @@ export function createPumpController(opts: PumpControllerOptions): PumpControlle
 
   async function recoverAll() {
     const stored = await journal.loadPumps()
-    for (const pc of config.pumps) {
-      const {
-        unrecordedSales = [],
-        configuredPrices: lastConfigured,
-        ...savedState
-      } = (stored.get(pc.pump) as JournaledPumpState | undefined) ?? {}
-      const saved = stored.has(pc.pump) ? (savedState as PumpState) : undefined
-      for (const e of unrecordedSales)
-        pendingEnds.set(e.session.sessionId, { pump: pc.pump, effect: e })
-      // A price the configuration changed takes effect; one set by the operator (set-price)
-      // survives a restart while its configured price stays the same. Sessions keep their locked prices.
-      const base = saved
-        ? {
-            ...saved,
-            prices: startPrices(pc.prices, saved.prices, lastConfigured),
-            limits: config.limits,
-            currency: config.currency,
-          }
-        : initialPumpState({
-            pump: pc.pump,
-            prices: pc.prices,
-            currency: config.currency,
-            limits: config.limits,
-          })
-      machines.set(pc.pump, base)
-      // Sales that ended before the last run died, first: they come before anything recovery ends.
-      for (const e of unrecordedSales) {
-        log.warn({ pump: pc.pump, sessionId: e.session.sessionId }, 'unrecorded sale recovered')
-        await endSession(pc.pump, e)
-      }
-      const d = drivers.get(pc.pump)
-      let reading: DispenserReading
-      try {
-        reading = d
-          ? await d.read()
-          : { online: false, nozzleUp: false, totalizerMilli: base.totalizerMilli }
-      } catch {
-        reading = { online: false, nozzleUp: false, totalizerMilli: base.totalizerMilli }
-      }
-      const t = recover(base, reading, clock.now())
-      if (base.session)
-        log.warn(
-          { pump: pc.pump, sessionId: base.session.sessionId, was: base.name, now: t.state.name },
-          'session recovered from journal',
-        )
-      await commit(pc.pump, saved ?? base, t, 'recover')
+    for (const pc of config.pumps) await recoverPump(pc, stored.get(pc.pump) as JournaledPumpState | undefined)
+  }
+
+  async function recoverPump(pc: (typeof config.pumps)[number], journaled: JournaledPumpState | undefined) {
+    const {
+      unrecordedSales = [],
+      configuredPrices: lastConfigured,
+      ...savedState
+    } = journaled ?? {}
+    const saved = journaled ? (savedState as PumpState) : undefined
+    for (const e of unrecordedSales)
+      pendingEnds.set(e.session.sessionId, { pump: pc.pump, effect: e })
+    // A price the configuration changed takes effect; one set by the operator (set-price)
+    // survives a restart while its configured price stays the same. Sessions keep their locked prices.
+    const base = saved
+      ? {
+          ...saved,
+          prices: startPrices(pc.prices, saved.prices, lastConfigured),
+          limits: config.limits,
+          currency: config.currency,
+        }
+      : initialPumpState({
+          pump: pc.pump,
+          prices: pc.prices,
+          currency: config.currency,
+          limits: config.limits,
+        })
+    machines.set(pc.pump, base)
+    // Sales that ended before the last run died, first: they come before anything recovery ends.
+    for (const e of unrecordedSales) {
+      log.warn({ pump: pc.pump, sessionId: e.session.sessionId }, 'unrecorded sale recovered')
+      await endSession(pc.pump, e)
     }
+    const d = drivers.get(pc.pump)
+    let reading: DispenserReading
+    try {
+      reading = d
+        ? await d.read()
+        : { online: false, nozzleUp: false, totalizerMilli: base.totalizerMilli }
+    } catch {
+      reading = { online: false, nozzleUp: false, totalizerMilli: base.totalizerMilli }
+    }
+    let t: ReturnType<typeof recover>
+    try {
+      t = recover(base, reading, clock.now())
+    } catch (err) {
+      // A reading no session can have (a swapped board, a corrupt totalizer:
+      // thousands of litres past the session's start) must not keep the
+      // station from starting: this pump starts in fault, its journal row is
+      // left as it is for an engineer, the other pumps serve.
+      log.error(
+        { err, pump: pc.pump, sessionId: base.session?.sessionId, journaledTotalizerMilli: base.totalizerMilli, readTotalizerMilli: reading.totalizerMilli },
+        'pump state could not be recovered; the pump starts in fault',
+      )
+      const { session: _s, ...rest } = base
+      machines.set(pc.pump, { ...rest, name: 'fault', fault: 'recovery failed: see the controller log' })
+      return
+    }
+    if (base.session)
+      log.warn(
+        { pump: pc.pump, sessionId: base.session.sessionId, was: base.name, now: t.state.name },
+        'session recovered from journal',
+      )
+    await commit(pc.pump, saved ?? base, t, 'recover')
   }
 
   async function onConnected() {
