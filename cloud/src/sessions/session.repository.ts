@@ -111,7 +111,8 @@ export function sessionsDue(db: Db, now: Date, limit: number, unrecordedRetryMs:
     .where('settled_at', 'is', null)
     .where((eb) =>
       eb.or([
-        eb.and([eb('hold_expires_at', '<', now), eb('state', 'in', ['held', 'pump_authorized', 'fueling'])]),
+        // Undecided only: a decided one (a cancel or a zero sale leaves the state open) waits out its backoff below.
+        eb.and([eb('hold_expires_at', '<', now), eb('state', 'in', ['held', 'pump_authorized', 'fueling']), eb('settle_action', 'is', null)]),
         // Decided, not yet carried out: unless the last tries failed and the next is not due.
         eb.and([eb('settle_action', 'is not', null), eb.or([eb('settle_next_at', 'is', null), eb('settle_next_at', '<=', now)])]),
         eb.and([eb('state', '=', 'requested'), eb('created_at', '<', new Date(now.getTime() - 5 * 60_000))]),
