@@ -138,8 +138,11 @@ export interface Turn {
 export interface RunOptions {
   /** Answers given in order when the agent asks (e.g. ['yes']). */
   answers?: string[]
-  /** Or a source of answers (stdin lines); undefined means the driver said nothing. */
-  nextAnswer?: () => Promise<string | undefined>
+  /**
+   * Or a source of answers (stdin lines); undefined means the driver said
+   * nothing. `secret`: the agent asked for the voice code (not to be echoed).
+   */
+  nextAnswer?: (asked: { secret: boolean }) => Promise<string | undefined>
 }
 
 /**
@@ -601,7 +604,7 @@ export function createVehicleAgent(opts: VehicleAgentOptions): VehicleAgent {
           return { paid: false, code: 'NOT_UNDERSTOOD', replies: transcript.slice(start) }
         }
         if (t.awaitingDriver && inflight === 0) {
-          const answer = answers.length > 0 ? answers.shift() : ro.nextAnswer ? await ro.nextAnswer() : undefined
+          const answer = answers.length > 0 ? answers.shift() : ro.nextAnswer ? await ro.nextAnswer({ secret: state.phase === 'voice_code' }) : undefined
           if (answer === undefined) {
             dispatch({ type: 'timeout', timer: 'answer' })
             continue

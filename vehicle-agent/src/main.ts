@@ -96,9 +96,10 @@ async function main(): Promise<number> {
     if (ended) return Promise.resolve(undefined)
     return new Promise((r) => waiting.push(r))
   }
-  const nextAnswer = async () => {
+  const nextAnswer = async (asked: { secret: boolean }) => {
     const l = await nextLine()
-    if (l !== undefined) process.stdout.write(`driver: ${l}\n`)
+    // The voice code is a secret: not shown on the car's screen or in its console log.
+    if (l !== undefined) process.stdout.write(`driver: ${asked.secret ? '(voice code)' : l}\n`)
     return l
   }
   let outcome: Outcome

@@ -83,6 +83,21 @@ t.test('the voice code goes to the cloud and is never kept in the key store', as
   t.same(holds.map((b) => b.voiceCodeOmitted === true), [false, true, true], 'marked when one was sent')
 })
 
+t.test('an answer source is told when the answer asked for is the voice code (so it is not echoed)', async (t) => {
+  const { agent } = setup({ voiceCode: '4711' })
+  t.teardown(() => agent.close())
+  const queue = ['four seven one one', 'yes']
+  const asked: boolean[] = []
+  const out = await agent.runUtterance('pay for pump 2', {
+    nextAnswer: async ({ secret }) => {
+      asked.push(secret)
+      return queue.shift()
+    },
+  })
+  t.equal(out.paid, true, `${out.code} ${out.message}`)
+  t.same(asked, [true, false], 'the code is asked as a secret, the read-back not')
+})
+
 t.test('a declined hold says why, in the driver language', async (t) => {
   const { agent } = setup({ decline: { code: 'INSUFFICIENT_FUNDS', number: 400, message: 'declined: insufficient funds' } })
   t.teardown(() => agent.close())
