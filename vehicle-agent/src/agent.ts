@@ -353,6 +353,12 @@ export function createVehicleAgent(opts: VehicleAgentOptions): VehicleAgent {
       case 'fetch-receipt':
         background('fetch-receipt', () => fetchReceipt(fx.sessionId))
         return
+      case 'check-session':
+        background('check-session', async () => {
+          const r = await cloud.getSession(fx.sessionId)
+          return r.ok ? { type: 'session-checked', view: r.value } : { type: 'session-checked' }
+        })
+        return
       case 'start-timer': {
         const old = timers.get(fx.timer)
         if (old !== undefined) clock.clearTimeout(old)

@@ -462,3 +462,22 @@ t.test('a hold granted whose session cannot be written to disk is still read bac
   t.equal(out?.code, 'CANCELLED')
   t.ok(cloud.calls.some((c) => c.method === 'cancelSession'), 'the hold is released')
 })
+
+t.test("the station's completed message is lost: after a quiet spell the cloud says it was charged, and the driver hears what", async (t) => {
+  const cloud = fakeCloud()
+  const station = fakeStation(cloud, { loseCompleted: true })
+  const agent = createVehicleAgent({
+    log: silentLogger(),
+    config: { vehicleId: 'car7', limits: { pumpReplyTimeoutMs: 300, answerTimeoutMs: 2000, quietCheckMs: 50 }, receiptRetryMs: 5 },
+    cloud: cloud.client,
+    mqtt: station.connector,
+    location: staticLocation(here, []),
+    keys: memoryKeyStore(),
+  })
+  t.teardown(() => agent.close())
+  const out = await agent.runUtterance('pay for pump 2', { answers: ['yes'] })
+  t.equal(out.paid, true, `${out.code} ${out.message}`)
+  t.equal(out.receipt?.amountMinor, 3598, 'the receipt says what was charged')
+  t.ok(cloud.calls.some((c) => c.method === 'getSession'), 'asked the cloud')
+  t.match(out.replies.at(-1)?.text, /Charged 35\.98 EUR/)
+})

@@ -13,6 +13,7 @@ import {
   type ReasonCode,
   type Receipt,
   type SaleRecord,
+  type SessionView,
   type StationSummary,
 } from '@fuelpay/proto'
 import { extractVoiceCode, type ParsedUtterance, type Slots } from '../intent/intent.parser.ts'
@@ -65,6 +66,13 @@ export interface DialogueLimits {
   nozzleGraceMs: number
   /** Longest fueling the agent waits for (progress resets nothing: this is a backstop). */
   maxFuelingMs: number
+  /**
+   * After this long fueling without news from the pump, and when the pump
+   * seems never to have been used, the car asks the cloud how the session
+   * stands: a station message lost while the car's link was down must not
+   * leave the driver without the sale, or cancel a delivery in progress.
+   */
+  quietCheckMs: number
   /** How long for the sale verification and the receipt. */
   settleTimeoutMs: number
   /** After this long without the bank's answer the driver is told the car is still asking (the cloud may take 30 s). */
@@ -78,6 +86,7 @@ export const DEFAULT_LIMITS: DialogueLimits = Object.freeze({
   pumpReplyTimeoutMs: 15_000,
   nozzleGraceMs: 15_000,
   maxFuelingMs: 20 * 60_000,
+  quietCheckMs: 30_000,
   settleTimeoutMs: 60_000,
   holdNoticeMs: 3000,
   maxUnknown: 3,
@@ -111,7 +120,7 @@ export interface DialogueState {
   outcome?: Outcome | undefined
 }
 
-export type TimerName = 'answer' | 'hold' | 'pump-reply' | 'nozzle' | 'fueling' | 'settle'
+export type TimerName = 'answer' | 'hold' | 'pump-reply' | 'nozzle' | 'fueling' | 'settle' | 'quiet'
 
 export type DialogueEvent =
   | { type: 'utterance'; parsed: ParsedUtterance }
@@ -127,6 +136,8 @@ export type DialogueEvent =
   | { type: 'sale-verified'; ok: boolean; reason?: Reason; sale?: SaleRecord }
   | { type: 'receipt'; receipt: Receipt }
   | { type: 'receipt-failed'; reason: Reason }
+  /** The cloud's view of the session, asked after a quiet spell; undefined when the cloud did not answer. */
+  | { type: 'session-checked'; view?: SessionView }
   | { type: 'timeout'; timer: TimerName }
 
 export type Effect =
@@ -140,6 +151,8 @@ export type Effect =
   /** Check the signed sale against what the car authorized: the hold's station, pump and session. */
   | { type: 'verify-sale'; stationId: string; pump: number; sessionId: string; saleJws: string }
   | { type: 'fetch-receipt'; sessionId: string }
+  /** Ask the cloud how the session stands (answered by session-checked). */
+  | { type: 'check-session'; sessionId: string }
   | { type: 'start-timer'; timer: TimerName; ms: number }
   | { type: 'clear-timer'; timer: TimerName }
   | { type: 'finished'; outcome: Outcome }
@@ -176,7 +189,7 @@ function sayFx<K extends MessageKey>(s: DialogueState, key: K, params: MessagePa
 function finish(s: DialogueState, outcome: Outcome, effects: Effect[]): Step {
   const out: Outcome = { ...outcome, ...(s.hold ? { sessionId: s.hold.sessionId } : {}) }
   if (outcome.receipt) out.receipt = outcome.receipt
-  const timers: Effect[] = (['answer', 'hold', 'pump-reply', 'nozzle', 'fueling', 'settle'] as TimerName[]).map((timer) => ({ type: 'clear-timer', timer }))
+  const timers: Effect[] = (['answer', 'hold', 'pump-reply', 'nozzle', 'fueling', 'settle', 'quiet'] as TimerName[]).map((timer) => ({ type: 'clear-timer', timer }))
   return { state: { ...s, phase: 'done', outcome: out }, effects: [...effects, ...timers, { type: 'finished', outcome: out }] }
 }
 
@@ -508,10 +521,12 @@ export function transition(s: DialogueState, e: DialogueEvent): Step {
             sayFx(s, 'fuelingStarted', {}),
             show,
             { type: 'start-timer', timer: 'fueling', ms: s.limits.maxFuelingMs },
+            { type: 'start-timer', timer: 'quiet', ms: s.limits.quietCheckMs },
           ],
         }
       }
-      return { state: { ...s, progress: e.message }, effects: [show] }
+      const news: Effect[] = s.phase === 'fueling' ? [{ type: 'start-timer', timer: 'quiet', ms: s.limits.quietCheckMs }] : []
+      return { state: { ...s, progress: e.message }, effects: [show, ...news] }
     }
     case 'completed': {
       if (!s.hold || e.sale.sessionId !== s.hold.sessionId || s.phase === 'settling') break
@@ -522,6 +537,7 @@ export function transition(s: DialogueState, e: DialogueEvent): Step {
           { type: 'clear-timer', timer: 'pump-reply' },
           { type: 'clear-timer', timer: 'nozzle' },
           { type: 'clear-timer', timer: 'fueling' },
+          { type: 'clear-timer', timer: 'quiet' },
           sayFx(s, 'completed', { volumeMilli: e.sale.volumeMilli, unit, amountMinor: e.sale.amountMinor, currency: e.sale.currency as Currency }),
           // The hold's station, not the one the sale names: a sale must prove it is for what the car authorized.
           { type: 'verify-sale', stationId: s.hold.station.id, pump: s.hold.pump, sessionId: s.hold.sessionId, saleJws: e.saleJws },
@@ -541,6 +557,7 @@ export function transition(s: DialogueState, e: DialogueEvent): Step {
           state: { ...s, phase: 'settling', endReason: e.reason, saleJws: e.saleJws },
           effects: [
             { type: 'clear-timer', timer: 'fueling' },
+            { type: 'clear-timer', timer: 'quiet' },
             sayFx(s, 'sessionEnded', { code }),
             { type: 'verify-sale', stationId: s.hold.station.id, pump: s.hold.pump, sessionId: s.hold.sessionId, saleJws: e.saleJws },
             { type: 'start-timer', timer: 'settle', ms: s.limits.settleTimeoutMs },
@@ -572,10 +589,63 @@ export function transition(s: DialogueState, e: DialogueEvent): Step {
       if (s.phase !== 'settling') break
       return finish(s, { paid: false, code: e.reason.code, message: e.reason.message, sale: s.sale }, [sayFx(s, 'receiptUnavailable', {})])
     }
+    case 'session-checked':
+      return onSessionChecked(s, e.view)
     case 'timeout':
       return onTimeout(s, e.timer)
   }
   return { state: s, effects: [] }
+}
+
+/** Sessions the cloud has charged or is about to: the receipt tells the driver what. */
+const CHARGED_STATES: readonly SessionView['state'][] = ['completed', 'captured']
+/** Sessions over without a charge. */
+const ENDED_STATES: readonly SessionView['state'][] = ['voided', 'expired', 'failed', 'declined']
+
+/**
+ * What the cloud says after a quiet spell. Fueling: charged means the
+ * station's completed message was lost (the receipt follows), ended means
+ * its session-ended was; otherwise wait again. A pump that seemed never used
+ * (the nozzle time is up): if the cloud saw fuel flow, the car follows it
+ * instead of cancelling a delivery in progress.
+ */
+function onSessionChecked(s: DialogueState, view: SessionView | undefined): Step {
+  const hold = s.hold
+  if (!hold || (s.phase !== 'fueling' && s.phase !== 'pump_ready')) return { state: s, effects: [] }
+  const state = view?.sessionId === hold.sessionId ? view.state : undefined
+  if (state && CHARGED_STATES.includes(state)) {
+    return {
+      state: { ...s, phase: 'settling' },
+      effects: [
+        { type: 'clear-timer', timer: 'nozzle' },
+        { type: 'clear-timer', timer: 'fueling' },
+        { type: 'clear-timer', timer: 'quiet' },
+        { type: 'fetch-receipt', sessionId: hold.sessionId },
+        { type: 'start-timer', timer: 'settle', ms: s.limits.settleTimeoutMs },
+      ],
+    }
+  }
+  if (state && ENDED_STATES.includes(state)) {
+    const code = view?.reason?.code ?? 'SESSION_STATE_CONFLICT'
+    return finish(s, { paid: false, code, message: view?.reason?.message }, [sayFx(s, 'sessionEnded', { code })])
+  }
+  if (s.phase === 'fueling') return { state: s, effects: [{ type: 'start-timer', timer: 'quiet', ms: s.limits.quietCheckMs }] }
+  // pump_ready, the nozzle's time up: fuel flowing that the car did not hear of.
+  if (state === 'fueling') {
+    return {
+      state: { ...s, phase: 'fueling' },
+      effects: [
+        sayFx(s, 'fuelingStarted', {}),
+        { type: 'start-timer', timer: 'fueling', ms: s.limits.maxFuelingMs },
+        { type: 'start-timer', timer: 'quiet', ms: s.limits.quietCheckMs },
+      ],
+    }
+  }
+  return nozzleTimedOut(s)
+}
+
+function nozzleTimedOut(s: DialogueState): Step {
+  return finish(s, { paid: false, code: 'NOZZLE_TIMEOUT' }, [...cancelEverything(s, true), sayFx(s, 'sessionEnded', { code: 'NOZZLE_TIMEOUT' })])
 }
 
 function onTimeout(s: DialogueState, timer: TimerName): Step {
@@ -595,9 +665,11 @@ function onTimeout(s: DialogueState, timer: TimerName): Step {
       }
       break
     case 'nozzle':
-      if (s.phase === 'pump_ready') {
-        return finish(s, { paid: false, code: 'NOZZLE_TIMEOUT' }, [...cancelEverything(s, true), sayFx(s, 'sessionEnded', { code: 'NOZZLE_TIMEOUT' })])
-      }
+      // Asked first: the pump's progress may have been lost while the car's link was down.
+      if (s.phase === 'pump_ready' && s.hold) return { state: s, effects: [{ type: 'check-session', sessionId: s.hold.sessionId }] }
+      break
+    case 'quiet':
+      if (s.phase === 'fueling' && s.hold) return { state: s, effects: [{ type: 'check-session', sessionId: s.hold.sessionId }] }
       break
     case 'fueling':
       if (s.phase === 'fueling') {

@@ -288,3 +288,43 @@ t.test('every message exists in every language', async (t) => {
   // The cloud locks an account's voice code after wrong ones (RATE_LIMITED): the driver hears why, in words.
   for (const lang of LANGS) t.notMatch(reasonText('RATE_LIMITED', lang), /RATE_LIMITED/, `${lang}: voice code lock`)
 })
+
+t.test('a station message lost while the link was down: after a quiet spell the car asks the cloud', async (t) => {
+  const flowing: ProgressMessage = { v: 1, type: 'progress', msgId: 'm7654321', ts: 1, sessionId: 'sess-1', state: 'fueling', volumeMilli: 2000, amountMinor: 360, currency: 'EUR' }
+  const ready = run([utter('pay for pump 2'), located, { type: 'hold-granted', hold: hold() }, utter('yes'), { type: 'pump-authorized', sessionId: 'sess-1', nozzleTimeoutMs: 60_000 }])
+  const fueling = run([{ type: 'progress', message: flowing }], ready.state)
+  t.equal(fueling.state.phase, 'fueling')
+  t.ok(fueling.effects.some((e) => e.type === 'start-timer' && e.timer === 'quiet'), 'fueling starts the quiet timer')
+  t.ok(run([{ type: 'progress', message: flowing }], fueling.state).effects.some((e) => e.type === 'start-timer' && e.timer === 'quiet'), 'news from the pump starts it again')
+
+  const quiet = run([{ type: 'timeout', timer: 'quiet' }], fueling.state)
+  t.same(quiet.effects, [{ type: 'check-session', sessionId: 'sess-1' }], 'silence: ask the cloud')
+  const view = (state: string, reason?: Reason) => ({ type: 'session-checked', view: { sessionId: 'sess-1', state, stationId: STATION.id, pump: 2, vehicleId: 'car7', currency: 'EUR', holdAmountMinor: 5000, capturedMinor: 0, releasedMinor: 0, ...(reason ? { reason } : {}), createdAt: '', updatedAt: '' } }) as DialogueEvent
+
+  const stillGoing = run([view('fueling')], quiet.state)
+  t.equal(stillGoing.state.phase, 'fueling')
+  t.ok(stillGoing.effects.some((e) => e.type === 'start-timer' && e.timer === 'quiet'), 'still fueling at the cloud: wait again')
+  t.ok(run([{ type: 'session-checked' }], quiet.state).effects.some((e) => e.type === 'start-timer' && e.timer === 'quiet'), 'the cloud did not answer: wait again')
+
+  const charged = run([view('captured')], quiet.state)
+  t.equal(charged.state.phase, 'settling', 'captured: the completed message was lost')
+  t.ok(charged.effects.some((e) => e.type === 'fetch-receipt'), 'the receipt tells the driver what was charged')
+  const receipt = { receiptId: 'r1', sessionId: 'sess-1', stationName: STATION.name, pump: 2, grade: 'diesel', volumeMilli: 20000, volumeUnit: 'L', unitPriceMilli: 1799, amountMinor: 3598, currency: 'EUR', paymentMethod: { brand: 'visa', last4: '4242' }, capturedAt: '' }
+  const paid = run([{ type: 'receipt', receipt } as unknown as DialogueEvent], charged.state)
+  t.equal(paid.state.outcome?.paid, true)
+
+  const stopped = run([view('voided', { code: 'EMERGENCY_STOP', number: 304, message: 'stopped by the operator' })], quiet.state)
+  t.same([stopped.state.phase, stopped.state.outcome?.paid, stopped.state.outcome?.code], ['done', false, 'EMERGENCY_STOP'], 'ended without a charge: said so')
+
+  // The pump seemed never used (its progress lost): before cancelling, the car asks.
+  const nozzle = run([{ type: 'timeout', timer: 'nozzle' }], ready.state)
+  t.same(nozzle.effects, [{ type: 'check-session', sessionId: 'sess-1' }], 'nozzle time up: ask first')
+  t.equal(nozzle.state.phase, 'pump_ready')
+  const wasFueling = run([view('fueling')], nozzle.state)
+  t.equal(wasFueling.state.phase, 'fueling', 'the cloud saw fuel flow: follow it')
+  t.notOk(wasFueling.effects.some((e) => e.type === 'cancel-pump' || e.type === 'cancel-session'), 'no cancel of a delivery in progress')
+  const unused = run([view('pump_authorized')], nozzle.state)
+  t.same([unused.state.outcome?.code, unused.effects.some((e) => e.type === 'cancel-pump'), unused.effects.some((e) => e.type === 'cancel-session')], ['NOZZLE_TIMEOUT', true, true], 'really unused: cancelled as before')
+  const noCloud = run([{ type: 'session-checked' }], nozzle.state)
+  t.equal(noCloud.state.outcome?.code, 'NOZZLE_TIMEOUT', 'and when the cloud does not answer')
+})

@@ -115,8 +115,14 @@ export function fakeCloud(opts: FakeCloudOptions = {}) {
       const now = new Date().toISOString()
       return ok({ sessionId: id, state: 'voided', stationId: s.request.stationId, pump: s.request.pump, vehicleId: 'car7', currency: 'EUR', holdAmountMinor: 0, capturedMinor: 0, releasedMinor: 0, createdAt: now, updatedAt: now })
     },
-    async getSession() {
-      return fail('NOT_FOUND')
+    async getSession(id): Promise<Result<SessionView>> {
+      calls.push({ method: 'getSession', args: [id] })
+      const s = sessions.get(id)
+      if (!s) return fail('SESSION_NOT_FOUND')
+      const r = receipts.get(id)
+      const now = new Date().toISOString()
+      // Captured once the station's sale is in (its receipt made), else fueling.
+      return ok({ sessionId: id, state: s.cancelled ? 'voided' : r ? 'captured' : 'fueling', stationId: s.request.stationId, pump: s.request.pump, vehicleId: 'car7', currency: 'EUR', holdAmountMinor: 5000, capturedMinor: r?.amountMinor ?? 0, releasedMinor: 0, createdAt: now, updatedAt: now })
     },
     async receipt(id) {
       calls.push({ method: 'receipt', args: [id] })
@@ -149,6 +155,8 @@ export interface FakeStationOptions {
   saleNames?: { stationId?: string; pump?: number }
   /** The station ends the session after the fuel flowed (emergency stop, no flow): the signed sale comes with a session-ended. */
   endedBy?: Reason
+  /** The completed message never reaches the car (its link was down); the cloud has the sale all the same. */
+  loseCompleted?: boolean
 }
 
 /**
@@ -222,6 +230,7 @@ export function fakeStation(cloud: ReturnType<typeof fakeCloud>, opts: FakeStati
         this.send(t.stationId, t.pump, t.vehicleId, { type: 'session-ended', sessionId, reason: opts.endedBy, saleJws })
         return
       }
+      if (opts.loseCompleted) return
       // Sent on the topic of the station and pump the sale names (proto refuses a sale that differs from its topic).
       this.send(sale.stationId, sale.pump, t.vehicleId, { type: 'completed', sessionId, sale, saleJws })
     }
