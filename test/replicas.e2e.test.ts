@@ -1,10 +1,9 @@
 import { randomBytes } from 'node:crypto'
-import { createConnection } from 'node:net'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { openDatabase } from '@fuelpay/platform'
-import { testDatabaseKind } from '@fuelpay/platform/test-db'
+import { redisReachable, TEST_REDIS_URL, testDatabaseKind } from '@fuelpay/platform/test-db'
 import { amountForVolume } from '@fuelpay/proto'
 import { sql } from 'kysely'
 import t from 'tap'
@@ -18,27 +17,12 @@ import { startProgram } from './helpers/processes.ts'
  * is on replica A's broker, the car gets its hold and its broker login from
  * replica B, and its pump request crosses from B's broker to A's.
  */
-const REDIS_URL = process.env.FUELPAY_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0'
-
-function redisAnswers(url: string): Promise<boolean> {
-  const u = new URL(url)
-  return new Promise((resolve) => {
-    const s = createConnection({ host: u.hostname, port: Number(u.port || 6379) })
-    const done = (ok: boolean) => {
-      s.destroy()
-      resolve(ok)
-    }
-    s.setTimeout(1500, () => done(false))
-    s.once('error', () => done(false))
-    s.once('connect', () => s.write('PING\r\n'))
-    s.once('data', (d) => done(d.toString().startsWith('+PONG')))
-  })
-}
+const REDIS_URL = TEST_REDIS_URL
 
 const skip =
   (await testDatabaseKind()) === 'pglite'
     ? 'replicas share one PostgreSQL; this run uses PGlite'
-    : (await redisAnswers(REDIS_URL))
+    : (await redisReachable(REDIS_URL))
       ? false
       : `no Redis at ${REDIS_URL}`
 

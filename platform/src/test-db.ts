@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { createConnection } from 'node:net'
 import { cp, mkdtemp, rename, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -32,6 +33,30 @@ export const DEFAULT_TEST_PG_URL = 'postgres://postgres@127.0.0.1:5432/postgres'
 
 export function testPgUrl(): string {
   return process.env.FUELPAY_TEST_PG_URL ?? DEFAULT_TEST_PG_URL
+}
+
+/** The Redis the broker tests use (FUELPAY_TEST_REDIS_URL, default redis://127.0.0.1:6379/0). */
+export const TEST_REDIS_URL = process.env.FUELPAY_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0'
+
+/**
+ * Whether a Redis answers PING at `url` within 1.5 s (tests that need one
+ * skip, saying why, when none does).
+ *
+ * @example const skip = (await redisReachable()) ? false : `no Redis at ${TEST_REDIS_URL}`
+ */
+export function redisReachable(url = TEST_REDIS_URL): Promise<boolean> {
+  const u = new URL(url)
+  return new Promise((resolve) => {
+    const s = createConnection({ host: u.hostname || '127.0.0.1', port: Number(u.port || 6379) })
+    const done = (ok: boolean) => {
+      s.destroy()
+      resolve(ok)
+    }
+    s.setTimeout(1500, () => done(false))
+    s.once('error', () => done(false))
+    s.once('connect', () => s.write('PING\r\n'))
+    s.once('data', (d) => done(d.toString().startsWith('+PONG')))
+  })
 }
 
 let reachable: Promise<boolean> | undefined

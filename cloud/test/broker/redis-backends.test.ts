@@ -1,27 +1,12 @@
 import { randomBytes } from 'node:crypto'
-import { createConnection } from 'node:net'
+import { redisReachable, TEST_REDIS_URL } from '@fuelpay/platform/test-db'
 import { type Identity, topics } from '@fuelpay/proto'
 import t from 'tap'
 import { createRedisBackends } from '../../src/broker/broker.ts'
 import { redisOptionsFromUrl } from '../../src/broker/redis-backends.ts'
 import { brokerKeys, connectAs, inbox, startBroker, subscribe, WAIT_MS } from './helpers.ts'
 
-const REDIS_URL = process.env.FUELPAY_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0'
-
-function redisAnswers(url: string): Promise<boolean> {
-  const { host, port } = redisOptionsFromUrl(url)
-  return new Promise((resolve) => {
-    const s = createConnection({ host, port })
-    const done = (ok: boolean) => {
-      s.destroy()
-      resolve(ok)
-    }
-    s.setTimeout(1500, () => done(false))
-    s.once('error', () => done(false))
-    s.once('connect', () => s.write('PING\r\n'))
-    s.once('data', (d) => done(d.toString().startsWith('+PONG')))
-  })
-}
+const REDIS_URL = TEST_REDIS_URL
 
 t.test('redis urls', async (t) => {
   t.same(redisOptionsFromUrl('redis://127.0.0.1:6379/2'), { host: '127.0.0.1', port: 6379, db: 2 })
@@ -37,7 +22,7 @@ t.test('redis urls', async (t) => {
   t.throws(() => redisOptionsFromUrl('redis://h/99'), TypeError)
 })
 
-const skip = (await redisAnswers(REDIS_URL)) ? false : `no Redis at ${REDIS_URL}`
+const skip = (await redisReachable(REDIS_URL)) ? false : `no Redis at ${REDIS_URL}`
 
 t.test('two brokers on one Redis act as one', { skip }, async (t) => {
   const { key, keys } = await brokerKeys()
