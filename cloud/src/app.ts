@@ -12,6 +12,7 @@ import { consolePlugin } from './console/console.plugin.ts'
 import type { Tables } from './db/database.ts'
 import type { CloudDeps } from './deps.ts'
 import { errorHandler, errorResponse, isFuelpayError, notFoundHandler, refuse } from './errors/errors.ts'
+import { type IdempotencyClaim, idempotencyClaim } from './idempotency/answer-sealing.ts'
 import { abandonIdempotent, beginIdempotent, completeIdempotent } from './idempotency/idempotency.repository.ts'
 import { requestHash } from './idempotency/request-hash.ts'
 import { keysRoutes } from './keys/keys.routes.ts'
@@ -23,7 +24,7 @@ import { stationRoutes } from './stations/station.routes.ts'
 declare module 'fastify' {
   interface FastifyRequest {
     caller: Caller | null
-    idem: { scope: string; key: string } | null
+    idem: IdempotencyClaim | null
     /** What the route's `prefetch` read in the idempotency claim's statement (undefined when it did not run). */
     prefetched: unknown
   }
@@ -125,7 +126,7 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
     try {
       // A 5xx frees the key for a retry.
       if (reply.statusCode >= 500) await abandonIdempotent(deps.db, idem.scope, idem.key)
-      else await completeIdempotent(deps.db, idem.scope, idem.key, reply.statusCode, body)
+      else await completeIdempotent(deps.db, idem.scope, idem.key, reply.statusCode, idem.seal(body))
     } catch (err) {
       request.log.error({ err }, 'could not record the idempotent response')
     }
@@ -158,11 +159,11 @@ async function claimIdempotency(deps: CloudDeps, request: FastifyRequest, reply:
     return false
   }
   if (typeof raw !== 'string' || !valid) throw refuse('SCHEMA_INVALID', 'bad Idempotency-Key header')
-  const scope = request.caller ? callerScope(request.caller) : 'public'
+  const claim = idempotencyClaim(request.caller ? callerScope(request.caller) : 'public', raw)
   const nowMs = deps.nowMs()
   const begun = await beginIdempotent(deps.db, {
-    scope,
-    key: raw,
+    scope: claim.scope,
+    key: claim.key,
     requestHash: requestHash(request.method, request.routeOptions.url ?? request.url, request.params, request.body),
     expiresAt: new Date(nowMs + deps.config.idempotencyTtlMs),
     now: new Date(nowMs),
@@ -174,7 +175,7 @@ async function claimIdempotency(deps: CloudDeps, request: FastifyRequest, reply:
     case 'assertion-reused':
       throw refuse('UNAUTHENTICATED', 'assertion already used')
     case 'new':
-      request.idem = { scope, key: raw }
+      request.idem = claim
       request.prefetched = begun.read
       return false
     case 'reused':
@@ -184,7 +185,7 @@ async function claimIdempotency(deps: CloudDeps, request: FastifyRequest, reply:
     case 'replay':
       reply.header('idempotent-replayed', 'true')
       reply.header('content-type', 'application/json; charset=utf-8')
-      await reply.status(begun.statusCode).send(begun.response)
+      await reply.status(begun.statusCode).send(claim.open(begun.response))
       return true
   }
 }

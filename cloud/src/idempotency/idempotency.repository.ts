@@ -104,7 +104,7 @@ export interface IdempotentAnswer {
   scope: string
   key: string
   statusCode: number
-  /** The response body exactly as it will be sent (the route's serializer). */
+  /** The response body as it is stored: exactly as it will be sent (the route's serializer), sealed (answer-sealing.ts). */
   serialize(result: unknown): string
 }
 

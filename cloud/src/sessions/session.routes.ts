@@ -50,7 +50,7 @@ export function sessionRoutes(deps: CloudDeps): FastifyPluginAsync {
           caller,
           req.body as FuelAuthorizationRequest,
           key,
-          claim ? { ...claim, statusCode: 201, serialize: (r) => serialized(reply.status(201).serialize(r), r) } : undefined,
+          claim ? { scope: claim.scope, key: claim.key, statusCode: 201, serialize: (r) => claim.seal(serialized(reply.status(201).serialize(r), r)) } : undefined,
           req.prefetched,
         )
         // The hold's commit stored this answer with the key: nothing left for the onSend hook.
@@ -79,7 +79,7 @@ export function sessionRoutes(deps: CloudDeps): FastifyPluginAsync {
           deps,
           caller,
           (req.body as SaleReport).saleJws,
-          claim ? { ...claim, statusCode: 200, serialize: (x) => serialized(reply.status(200).serialize(x), x) } : undefined,
+          claim ? { scope: claim.scope, key: claim.key, statusCode: 200, serialize: (x) => claim.seal(serialized(reply.status(200).serialize(x), x)) } : undefined,
         )
         // Stored with the settlement's commit: nothing left for the onSend hook.
         if (r.answered) req.idem = null

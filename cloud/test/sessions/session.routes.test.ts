@@ -1,5 +1,6 @@
 import { amountForVolume, generateSigningKey, keyRingFromJwks, maxVolumeForAmount, verifyPumpAuthorization } from '@fuelpay/proto'
 import t from 'tap'
+import { idempotencyClaim } from '../../src/idempotency/answer-sealing.ts'
 import { verifyLedger } from '../../src/ledger/ledger.repository.ts'
 import { ADMIN, authorize, call, idem, makeCloud, provision, reportSale, saleFor, stationAuth, vehicleAuth } from '../helpers.ts'
 
@@ -34,9 +35,12 @@ t.test('walking skeleton: hold, pump authorization, sale, capture, receipt', asy
   const saleKey = idem()
   const settled = await reportSale(cloud, w, sale.jws, saleKey)
   t.equal(settled.status, 200, settled.raw)
-  const stored = await cloud.db.selectFrom('idempotency_keys').selectAll().where('key', '=', saleKey).executeTakeFirstOrThrow()
+  const claim = idempotencyClaim(`station:${w.stationId}`, saleKey)
+  const stored = await cloud.db.selectFrom('idempotency_keys').selectAll().where('key', '=', claim.key).executeTakeFirstOrThrow()
   t.match(stored, { state: 'done', status_code: 200 }, 'the answer was stored with the key')
-  t.same(JSON.parse(String(stored.response)), settled.body, 'exactly the answer sent')
+  t.notMatch(String(stored.response), /captured/, 'sealed: not readable from the table')
+  t.equal((await cloud.db.selectFrom('idempotency_keys').select('key').where('key', '=', saleKey).execute()).length, 0, 'nor is the key itself stored')
+  t.same(JSON.parse(claim.open(String(stored.response))), settled.body, 'exactly the answer sent')
   const replay = await reportSale(cloud, w, sale.jws, saleKey)
   t.equal(replay.status, 200)
   t.equal(replay.headers['idempotent-replayed'], 'true', 'the same key replays')

@@ -1,0 +1,44 @@
+import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto'
+
+/**
+ * What the idempotency table keeps, kept unreadable to whoever reads the
+ * table but not the requests: the key is stored as a hash of the caller's
+ * scope and key, and the stored answer sealed (AES-256-GCM) with a key
+ * derived from the caller's key. A replay brings the key again and opens it.
+ * Stored answers hold secrets for their 48 h (a broker password, a new
+ * operator's API key, a pump authorization, a receipt).
+ *
+ * @example const c = idempotencyClaim('vehicle:car7', rawKey); const stored = c.seal(body); c.open(stored) === body
+ */
+export interface IdempotencyClaim {
+  scope: string
+  /** The key as stored: sha256 of scope and key, hex. */
+  key: string
+  seal(answer: string): string
+  /** The answer from its stored form (one stored before answers were sealed is returned as it is). */
+  open(stored: string): string
+}
+
+const PREFIX = 'sealed.v1.'
+
+export function idempotencyClaim(scope: string, raw: string): IdempotencyClaim {
+  const key = createHash('sha256').update(scope).update('\0').update(raw).digest('hex')
+  const aesKey = Buffer.from(hkdfSync('sha256', raw, scope, 'fuelpay idempotent answer', 32))
+  return {
+    scope,
+    key,
+    seal(answer) {
+      const iv = randomBytes(12)
+      const cipher = createCipheriv('aes-256-gcm', aesKey, iv)
+      const ct = Buffer.concat([cipher.update(answer, 'utf8'), cipher.final()])
+      return PREFIX + Buffer.concat([iv, cipher.getAuthTag(), ct]).toString('base64url')
+    },
+    open(stored) {
+      if (!stored.startsWith(PREFIX)) return stored
+      const bytes = Buffer.from(stored.slice(PREFIX.length), 'base64url')
+      const decipher = createDecipheriv('aes-256-gcm', aesKey, bytes.subarray(0, 12))
+      decipher.setAuthTag(bytes.subarray(12, 28))
+      return Buffer.concat([decipher.update(bytes.subarray(28)), decipher.final()]).toString('utf8')
+    },
+  }
+}
