@@ -549,13 +549,16 @@ export function transition(s: DialogueState, e: DialogueEvent): Step {
       if (!s.hold || s.phase === 'settling') break
       if (s.phase === 'confirming' || s.phase === 'requesting_hold') break
       const code = e.reason.code
-      if (e.saleJws && s.phase === 'fueling') {
+      if (e.saleJws && (s.phase === 'fueling' || s.phase === 'pump_ready')) {
         // Fuel flowed and the station ended the session (emergency stop, no
         // flow, too long): its signed sale is captured like a completed one,
-        // so it is verified and the driver hears what was charged.
+        // so it is verified and the driver hears what was charged. At the
+        // pump too: its progress may have been lost while the car's link was
+        // down; a sale of nothing (the nozzle's time up) ends with its reason.
         return {
           state: { ...s, phase: 'settling', endReason: e.reason, saleJws: e.saleJws },
           effects: [
+            { type: 'clear-timer', timer: 'nozzle' },
             { type: 'clear-timer', timer: 'fueling' },
             { type: 'clear-timer', timer: 'quiet' },
             sayFx(s, 'sessionEnded', { code }),

@@ -328,3 +328,14 @@ t.test('a station message lost while the link was down: after a quiet spell the 
   const noCloud = run([{ type: 'session-checked' }], nozzle.state)
   t.equal(noCloud.state.outcome?.code, 'NOZZLE_TIMEOUT', 'and when the cloud does not answer')
 })
+
+t.test('a station-ended session with a sale while the car never heard fuel flow (progress lost) is settled, not ended unpaid', async (t) => {
+  const sale = { sessionId: 'sess-1', tokenId: 'tok-0001', stationId: STATION.id, pump: 2, vehicleId: 'car7', outcome: 'emergency-stop', grade: 'diesel', unitPriceMilli: 1799, volumeMilli: 10_000, volumeUnit: 'L', amountMinor: 1799, currency: 'EUR', startedAt: 1, endedAt: 2, seq: 1, totalizerStartMilli: 0, totalizerEndMilli: 10_000 } as const
+  const ended = run([utter('pay for pump 2'), located, { type: 'hold-granted', hold: hold() }, utter('yes'), { type: 'pump-authorized', sessionId: 'sess-1', nozzleTimeoutMs: 60_000 }, { type: 'session-ended', reason: { code: 'EMERGENCY_STOP', number: 309, message: 'x' }, saleJws: 'jws' }])
+  t.equal(ended.state.phase, 'settling', 'the sale is settled')
+  t.ok(ended.effects.some((e) => e.type === 'verify-sale'), 'its signed sale is verified')
+  t.ok(ended.effects.some((e) => e.type === 'clear-timer' && e.timer === 'nozzle'), 'the nozzle timer no longer runs')
+  const r = run([{ type: 'sale-verified', ok: true, sale }], ended.state)
+  t.ok(r.effects.some((e) => e.type === 'fetch-receipt'), 'and the driver hears what was charged')
+  t.notOk(r.state.outcome, 'not ended unpaid')
+})
