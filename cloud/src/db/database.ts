@@ -79,6 +79,8 @@ export interface PaymentMethodTable {
   last4: string
   name: string | null
   is_default: Generated<boolean>
+  /** A later copy of a token stored more than once before the unique index (migration payment_token_once). */
+  token_duplicate: Generated<boolean>
   created_at: Timestamp
 }
 

@@ -3,6 +3,7 @@ import type { Db } from './database.ts'
 import * as initial from './migrations/20251123120000_initial.ts'
 import * as consoleTables from './migrations/20261123120000_console_tables.ts'
 import * as lateCapture from './migrations/20251201120000_late_capture.ts'
+import * as idempotencyKeysHashed from './migrations/20261207160000_idempotency_keys_hashed.ts'
 import * as paymentTokenOnce from './migrations/20261207150000_payment_token_once.ts'
 import * as settleBackoff from './migrations/20261207140000_settle_backoff.ts'
 import * as telemetryOnce from './migrations/20261207130000_telemetry_once.ts'
@@ -20,6 +21,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '20261207130000_telemetry_once': telemetryOnce,
   '20261207140000_settle_backoff': settleBackoff,
   '20261207150000_payment_token_once': paymentTokenOnce,
+  '20261207160000_idempotency_keys_hashed': idempotencyKeysHashed,
 }
 
 /** Brings the schema to the latest migration; throws with the failing migration's name. */
