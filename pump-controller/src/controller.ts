@@ -939,6 +939,15 @@ export function createPumpController(opts: PumpControllerOptions): PumpControlle
       )
       const { session: _s, ...rest } = base
       machines.set(pc.pump, { ...rest, name: 'fault', fault: 'recovery failed: see the controller log' })
+      // The hardware may still be armed from the last run: with no session
+      // here to sell it, a lift would dispense free fuel. Valve shut, disarmed.
+      for (const act of [() => d?.stop(), () => d?.deauthorize()]) {
+        try {
+          await act()
+        } catch (e) {
+          log.error({ err: e, pump: pc.pump }, 'could not stop and disarm a pump that starts in fault')
+        }
+      }
       return
     }
     if (base.session)

@@ -22,10 +22,15 @@ t.test('a pump whose session cannot be recovered starts in fault; the station an
   await st.close()
 
   // The pumps come back reading 20,000 L more than the session started at.
-  const st2 = await startStation({ stationId: 'st6', brokerUrl: broker.url, cloudUrl: cloud.url, journalDb, dispenser: { totalizerMilli: 20_000_000 } })
+  // Its hardware is still armed from the last run (the controller died, the dispenser did not).
+  const st2 = await startStation({
+    stationId: 'st6', brokerUrl: broker.url, cloudUrl: cloud.url, journalDb, dispenser: { totalizerMilli: 20_000_000 },
+    beforeStart: (ds) => ds[0]?.authorize([{ grade: 'diesel', presetVolumeMilli: 50_000, unitPriceMilli: 1799 }]),
+  })
   t.teardown(() => st2.close())
   await st2.controller.settled()
   t.equal(st2.controller.state(1)?.name, 'fault', 'pump 1 starts in fault')
+  t.equal(st2.pump(1).authorized, undefined, 'and its dispenser is disarmed: no delivery without a session')
   t.equal(st2.controller.state(2)?.name, 'idle', 'pump 2 serves')
   const token2 = await makeToken(cloudKey, { stationId: 'st6', pump: 2, vehicleId: 'car7', sessionId: 'ses_wild_2' })
   const rid2 = car.authorize('st6', 2, token2)

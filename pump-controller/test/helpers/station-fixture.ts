@@ -292,6 +292,8 @@ export async function startStation(opts: {
   retry?: { baseDelayMs: number; maxDelayMs: number }
   /** The controller's clock (default Date.now). */
   clock?: { now(): number }
+  /** Runs on the simulated pumps before the controller starts (hardware left armed by the last run). */
+  beforeStart?: (dispensers: SimulatedDispenser[]) => Promise<void> | void
 }) {
   const stationKey = await generateSigningKey(`${opts.stationId}-k1`)
   const config = testConfig(opts.stationId, opts.config)
@@ -340,6 +342,7 @@ export async function startStation(opts: {
     retry: opts.retry ?? { baseDelayMs: 50, maxDelayMs: 200 },
     ...(opts.clock ? { clock: opts.clock } : {}),
   })
+  await opts.beforeStart?.(dispensers)
   await controller.start()
   return {
     controller,
