@@ -931,8 +931,8 @@ export function createPumpController(opts: PumpControllerOptions): PumpControlle
     } catch (err) {
       // A reading no session can have (a swapped board, a corrupt totalizer:
       // thousands of litres past the session's start) must not keep the
-      // station from starting: this pump starts in fault, its journal row is
-      // left as it is for an engineer, the other pumps serve.
+      // station from starting: this pump starts in fault (its session is not
+      // sold; the log line is what an engineer works from), the others serve.
       log.error(
         { err, pump: pc.pump, sessionId: base.session?.sessionId, journaledTotalizerMilli: base.totalizerMilli, readTotalizerMilli: reading.totalizerMilli },
         'pump state could not be recovered; the pump starts in fault',
