@@ -97,7 +97,13 @@ export function createOutboxReader(opts: OutboxReaderOptions): OutboxReader {
       }
       if (now() - since < gapTimeoutMs) break
       gapSince.delete(next)
-      cursor = next
+      // The whole run of missing ids below the next seen one is given up at
+      // once: each was taken before that seen id was, so each has been
+      // missing at least as long as `next`. One wait per id would leave a
+      // reader behind a purged stretch (purgeOutbox) stuck for days.
+      let run = max
+      for (const id of seen) if (id > next && id < run) run = id
+      cursor = run - 1
     }
   }
 
