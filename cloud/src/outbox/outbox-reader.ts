@@ -46,6 +46,7 @@ export function createOutboxReader(opts: OutboxReaderOptions): OutboxReader {
   const relistenMs = opts.relistenMs ?? 1000
   let relistenTimer: NodeJS.Timeout | undefined
   let relistenAttempt = 0
+  let relistening: Promise<void> | undefined
   const gapTimeoutMs = opts.gapTimeoutMs ?? 10_000
   const batch = opts.batch ?? 200
   let cursor = opts.afterId ?? 0
@@ -165,25 +166,31 @@ export function createOutboxReader(opts: OutboxReaderOptions): OutboxReader {
   /** Listens again after a lost connection, backing off to 30 s; reads what came meanwhile. */
   function relisten(): void {
     const delay = Math.min(30_000, relistenMs * 2 ** Math.min(relistenAttempt++, 15))
-    relistenTimer = setTimeout(async () => {
+    relistenTimer = setTimeout(() => {
       relistenTimer = undefined
-      if (!running) return
-      try {
-        await listen()
-        if (!running) {
-          await unlisten?.().catch(() => {})
-          return
-        }
-        relistenAttempt = 0
-        opts.log.info('outbox listener back')
-        void poll()
-      } catch (err) {
-        if (!running) return
-        opts.log.warn({ err }, 'outbox LISTEN failed; will try again')
-        relisten()
-      }
+      relistening = listenAgain().finally(() => {
+        relistening = undefined
+      })
     }, delay)
     relistenTimer.unref?.()
+  }
+
+  async function listenAgain(): Promise<void> {
+    if (!running) return
+    try {
+      await listen()
+      if (!running) {
+        await unlisten?.().catch(() => {})
+        return
+      }
+      relistenAttempt = 0
+      opts.log.info('outbox listener back')
+      void poll()
+    } catch (err) {
+      if (!running) return
+      opts.log.warn({ err }, 'outbox LISTEN failed; will try again')
+      relisten()
+    }
   }
 
   return {
@@ -210,6 +217,8 @@ export function createOutboxReader(opts: OutboxReaderOptions): OutboxReader {
       running = false
       if (timer) clearTimeout(timer)
       if (relistenTimer) clearTimeout(relistenTimer)
+      // A listener being made again when stop came: closed before stop returns.
+      await relistening
       await inFlight
       await unlisten?.().catch(() => {})
       unlisten = undefined

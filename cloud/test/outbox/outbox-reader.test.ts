@@ -47,3 +47,29 @@ t.test('postgres: the LISTEN connection comes back after the server ends it (res
     'in order, none lost',
   )
 })
+
+t.test('postgres: a reader stopped while it listens again has closed that connection when stop returns', { skip: noPostgres }, async (t) => {
+  process.env.FUELPAY_TEST_DB = 'postgres'
+  const tdb = await createTestDatabase()
+  const handle = await openCloudDatabase({ databaseUrl: tdb.url })
+  t.teardown(async () => {
+    await handle.close()
+    await tdb.cleanup()
+  })
+  const listeners = async () =>
+    (await sql<{ n: number }>`select count(*)::int as n from pg_stat_activity where datname = current_database() and query like 'LISTEN%' and pid <> pg_backend_pid()`.execute(handle.db)).rows[0]?.n ?? 0
+  let left = 0
+  for (let round = 0; round < 8; round++) {
+    const reader = createOutboxReader({ handle, log: silentLogger(), onEvent: () => {}, pollMs: 3_600_000, relistenMs: 1 })
+    await reader.start()
+    await sql`select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and query like 'LISTEN%' and pid <> pg_backend_pid()`.execute(handle.db)
+    // Stop while the reader is making its listener again (the timer fires at once).
+    await new Promise((r) => setTimeout(r, round * 3))
+    await reader.stop()
+    left += await listeners()
+    // A listener closed late would show up a moment later as well; wait it out between rounds.
+    await new Promise((r) => setTimeout(r, 100))
+    await sql`select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and query like 'LISTEN%' and pid <> pg_backend_pid()`.execute(handle.db)
+  }
+  t.equal(left, 0, 'no listening session left behind at any stop')
+})
