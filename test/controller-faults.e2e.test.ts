@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { openDatabase } from '@fuelpay/platform'
 import { testDatabaseKind } from '@fuelpay/platform/test-db'
-import { amountForVolume, REASONS } from '@fuelpay/proto'
+import { amountForVolume, newNonce, REASONS } from '@fuelpay/proto'
 import { sql } from 'kysely'
 import t from 'tap'
 import { adminGet, type Car, connectCar, eventually, fuelAuthorization, startWorld } from './helpers/fixture.ts'
@@ -126,7 +126,18 @@ t.test('controller and cloud failures lose no sale and settle none twice', { ski
       WHERE datname = current_database() AND pid <> pg_backend_pid()`.execute(db.db)
     t.ok((ended.rows[0]?.n ?? 0) >= 3, `the server ended ${ended.rows[0]?.n} sessions (cloud pool and listener, station journal)`)
     const before = await totalizer(world.dir, 1)
-    const auth = await fuelAuthorization(world, world.vehicle, { station: A, pump: 1, amountMinor: 2000, grade: 'diesel' })
+    // As a car does: the first requests may be handed a connection the server is ending (503
+    // UNAVAILABLE, a retry will do), so it asks again under the same Idempotency-Key (and
+    // waits out IDEMPOTENCY_IN_PROGRESS, as its client does).
+    const key = newNonce()
+    const auth = await eventually('a hold once the pool has new connections', async () => {
+      try {
+        return await fuelAuthorization(world, world.vehicle, { station: A, pump: 1, amountMinor: 2000, grade: 'diesel', idempotencyKey: key })
+      } catch (err) {
+        if (/-> (503 |409 .*IDEMPOTENCY_IN_PROGRESS)/.test((err as Error).message)) return undefined
+        throw err
+      }
+    }, 15_000, 200)
     const requestId = await car.authorize(A, 1, auth.token)
     await car.waitFor((m) => m.type === 'pump-authorized' && m.requestId === requestId)
     const s = await captured(auth.sessionId)

@@ -241,14 +241,14 @@ export async function readVehicleKey(v: Vehicle): Promise<SigningKey> {
 }
 
 /** POSTs as a vehicle (client assertion signed with its key); resolves with status and JSON body. */
-export async function vehiclePost<T = any>(httpUrl: string, v: Vehicle, path: string, body: unknown): Promise<{ status: number; body: T }> {
+export async function vehiclePost<T = any>(httpUrl: string, v: Vehicle, path: string, body: unknown, idempotencyKey = newNonce()): Promise<{ status: number; body: T }> {
   const key = await readVehicleKey(v)
   const res = await fetch(`${httpUrl}${path}`, {
     method: 'POST',
     headers: {
       'content-type': 'application/json',
       authorization: `Bearer ${await signClientAssertion({ role: 'vehicle', id: v.id }, key)}`,
-      'idempotency-key': newNonce(),
+      'idempotency-key': idempotencyKey,
     },
     body: JSON.stringify(body),
     signal: AbortSignal.timeout(15_000),
@@ -261,15 +261,21 @@ export async function vehiclePost<T = any>(httpUrl: string, v: Vehicle, path: st
 export async function fuelAuthorization(
   world: Pick<World, 'httpUrl'>,
   v: Vehicle,
-  o: { station: Station; pump: number; amountMinor?: number; grade?: string },
+  o: { station: Station; pump: number; amountMinor?: number; grade?: string; idempotencyKey?: string },
 ): Promise<FuelAuthorizationResponse> {
-  const r = await vehiclePost<FuelAuthorizationResponse>(world.httpUrl, v, '/v1/fuel-authorizations', {
-    stationId: o.station.id,
-    pump: o.pump,
-    position: { lat: o.station.lat, lon: o.station.lon },
-    ...(o.amountMinor !== undefined ? { amountMinor: o.amountMinor } : {}),
-    ...(o.grade ? { grade: o.grade } : {}),
-  })
+  const r = await vehiclePost<FuelAuthorizationResponse>(
+    world.httpUrl,
+    v,
+    '/v1/fuel-authorizations',
+    {
+      stationId: o.station.id,
+      pump: o.pump,
+      position: { lat: o.station.lat, lon: o.station.lon },
+      ...(o.amountMinor !== undefined ? { amountMinor: o.amountMinor } : {}),
+      ...(o.grade ? { grade: o.grade } : {}),
+    },
+    o.idempotencyKey,
+  )
   if (r.status !== 201) throw new Error(`fuel authorization -> ${r.status} ${JSON.stringify(r.body)}`)
   return r.body
 }
