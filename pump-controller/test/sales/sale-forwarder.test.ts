@@ -46,6 +46,17 @@ async function salesCloud(
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`
 }
 
+/** A journal on a fresh test database, closed and dropped at the test's end. */
+async function testJournal(t: { teardown(fn: () => unknown): void }): Promise<Journal> {
+  const tdb = await createTestDatabase()
+  const { journal, close } = await openJournal({ url: tdb.url, dataDir: tdb.dataDir })
+  t.teardown(async () => {
+    await close()
+    await tdb.cleanup()
+  })
+  return journal
+}
+
 /** The cloud's answer to a sale it settled (nothing captured: the test sales are zero sales). */
 const captured = (sessionId: string) => JSON.stringify({ sessionId, state: 'captured', capturedMinor: 0, releasedMinor: 0 })
 
@@ -166,12 +177,7 @@ t.test(
   'sales are delivered in seq order, retried while the cloud is down, once each',
   async (t) => {
     const key = await generateSigningKey('st1-k1')
-    const tdb = await createTestDatabase()
-    const { journal, close } = await openJournal({ url: tdb.url, dataDir: tdb.dataDir })
-    t.teardown(async () => {
-      await close()
-      await tdb.cleanup()
-    })
+    const journal = await testJournal(t)
     // A small stand-in for POST /v1/sales: down for the first N calls, then accepting.
     let down = 5
     const received: { key: string | undefined; seq: number }[] = []
@@ -227,12 +233,7 @@ t.test(
 
 t.test('a network failure (nothing listening) is retried, not lost', async (t) => {
   const key = await generateSigningKey('st1-k1')
-  const tdb = await createTestDatabase()
-  const { journal, close } = await openJournal({ url: tdb.url, dataDir: tdb.dataDir })
-  t.teardown(async () => {
-    await close()
-    await tdb.cleanup()
-  })
+  const journal = await testJournal(t)
   await journalZeroSales(journal, ['ses-n'])
   let failures = 0
   const fwd = createSaleForwarder({
@@ -261,12 +262,7 @@ t.test(
   "a proxy's 403 and 404 are retried, never rejected; the queue says it is stuck",
   async (t) => {
     const key = await generateSigningKey('st1-k1')
-    const tdb = await createTestDatabase()
-    const { journal, close } = await openJournal({ url: tdb.url, dataDir: tdb.dataDir })
-    t.teardown(async () => {
-      await close()
-      await tdb.cleanup()
-    })
+    const journal = await testJournal(t)
     // A misconfigured proxy in front of the cloud: 403 and 404 pages for a while, then the cloud.
     const proxyAnswers: [number, string][] = [
       [403, ''],
