@@ -531,19 +531,10 @@ export function transition(s: DialogueState, e: DialogueEvent): Step {
     case 'completed': {
       if (!s.hold || e.sale.sessionId !== s.hold.sessionId || s.phase === 'settling') break
       const unit = e.sale.volumeUnit
-      return {
-        state: { ...s, phase: 'settling', sale: e.sale, saleJws: e.saleJws },
-        effects: [
-          { type: 'clear-timer', timer: 'pump-reply' },
-          { type: 'clear-timer', timer: 'nozzle' },
-          { type: 'clear-timer', timer: 'fueling' },
-          { type: 'clear-timer', timer: 'quiet' },
-          sayFx(s, 'completed', { volumeMilli: e.sale.volumeMilli, unit, amountMinor: e.sale.amountMinor, currency: e.sale.currency as Currency }),
-          // The hold's station, not the one the sale names: a sale must prove it is for what the car authorized.
-          { type: 'verify-sale', stationId: s.hold.station.id, pump: s.hold.pump, sessionId: s.hold.sessionId, saleJws: e.saleJws },
-          { type: 'start-timer', timer: 'settle', ms: s.limits.settleTimeoutMs },
-        ],
-      }
+      return toSettling(s, { sale: e.sale, saleJws: e.saleJws }, [
+        sayFx(s, 'completed', { volumeMilli: e.sale.volumeMilli, unit, amountMinor: e.sale.amountMinor, currency: e.sale.currency as Currency }),
+        verifySale(s.hold, e.saleJws),
+      ])
     }
     case 'session-ended': {
       if (!s.hold || s.phase === 'settling') break
@@ -555,17 +546,7 @@ export function transition(s: DialogueState, e: DialogueEvent): Step {
         // so it is verified and the driver hears what was charged. At the
         // pump too: its progress may have been lost while the car's link was
         // down; a sale of nothing (the nozzle's time up) ends with its reason.
-        return {
-          state: { ...s, phase: 'settling', endReason: e.reason, saleJws: e.saleJws },
-          effects: [
-            { type: 'clear-timer', timer: 'nozzle' },
-            { type: 'clear-timer', timer: 'fueling' },
-            { type: 'clear-timer', timer: 'quiet' },
-            sayFx(s, 'sessionEnded', { code }),
-            { type: 'verify-sale', stationId: s.hold.station.id, pump: s.hold.pump, sessionId: s.hold.sessionId, saleJws: e.saleJws },
-            { type: 'start-timer', timer: 'settle', ms: s.limits.settleTimeoutMs },
-          ],
-        }
+        return toSettling(s, { endReason: e.reason, saleJws: e.saleJws }, [sayFx(s, 'sessionEnded', { code }), verifySale(s.hold, e.saleJws)])
       }
       return finish({ ...s, endReason: e.reason }, { paid: false, code, message: e.reason.message }, [sayFx(s, 'sessionEnded', { code })])
     }
@@ -600,6 +581,17 @@ export function transition(s: DialogueState, e: DialogueEvent): Step {
   return { state: s, effects: [] }
 }
 
+/** Into settling: the pump's timers end and the settle timer bounds `work` (verifying the sale, fetching the receipt). */
+function toSettling(s: DialogueState, patch: Partial<DialogueState>, work: Effect[]): Step {
+  const ended: Effect[] = (['pump-reply', 'nozzle', 'fueling', 'quiet'] as TimerName[]).map((timer) => ({ type: 'clear-timer', timer }))
+  return { state: { ...s, ...patch, phase: 'settling' }, effects: [...ended, ...work, { type: 'start-timer', timer: 'settle', ms: s.limits.settleTimeoutMs }] }
+}
+
+/** The hold's station, not the one the sale names: a sale must prove it is for what the car authorized. */
+function verifySale(hold: FuelAuthorizationResponse, saleJws: string): Effect {
+  return { type: 'verify-sale', stationId: hold.station.id, pump: hold.pump, sessionId: hold.sessionId, saleJws }
+}
+
 /** Sessions the cloud has charged or is about to: the receipt tells the driver what. */
 const CHARGED_STATES: readonly SessionView['state'][] = ['completed', 'captured']
 /** Sessions over without a charge. */
@@ -617,16 +609,7 @@ function onSessionChecked(s: DialogueState, view: SessionView | undefined): Step
   if (!hold || (s.phase !== 'fueling' && s.phase !== 'pump_ready')) return { state: s, effects: [] }
   const state = view?.sessionId === hold.sessionId ? view.state : undefined
   if (state && CHARGED_STATES.includes(state)) {
-    return {
-      state: { ...s, phase: 'settling' },
-      effects: [
-        { type: 'clear-timer', timer: 'nozzle' },
-        { type: 'clear-timer', timer: 'fueling' },
-        { type: 'clear-timer', timer: 'quiet' },
-        { type: 'fetch-receipt', sessionId: hold.sessionId },
-        { type: 'start-timer', timer: 'settle', ms: s.limits.settleTimeoutMs },
-      ],
-    }
+    return toSettling(s, {}, [{ type: 'fetch-receipt', sessionId: hold.sessionId }])
   }
   if (state && ENDED_STATES.includes(state)) {
     const code = view?.reason?.code ?? 'SESSION_STATE_CONFLICT'
