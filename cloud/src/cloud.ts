@@ -1,4 +1,4 @@
-import { createLogger, type DatabaseHandle, type Logger } from '@fuelpay/platform'
+import { createLogger, type DatabaseHandle, type Logger, onceEvery } from '@fuelpay/platform'
 import { signBrokerCredential } from '@fuelpay/proto'
 import type { FastifyInstance } from 'fastify'
 import { build } from './app.ts'
@@ -82,14 +82,12 @@ export async function startCloud(config: CloudConfig, opts: StartCloudOptions = 
     if (opts.embeddedBroker ?? config.embeddedBroker) {
       // Replicas: one broker across them, through Redis (design: beyond one machine).
       if (config.redisUrl) {
-        let lastSaid = 0
+        // Every failed reconnect reports; said once in a while.
+        const due = onceEvery(30_000)
         redis = createRedisBackends({
           url: config.redisUrl,
           onError: (err) => {
-            // Every failed reconnect reports; say it once in a while.
-            if (Date.now() - lastSaid < 30_000) return
-            lastSaid = Date.now()
-            log.error({ err }, 'Redis unreachable: brokers of other replicas are out of reach; reconnecting')
+            if (due()) log.error({ err }, 'Redis unreachable: brokers of other replicas are out of reach; reconnecting')
           },
         })
       }

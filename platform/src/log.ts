@@ -39,3 +39,19 @@ export function createLogger(opts: { name: string; level?: string; destination?:
 export function silentLogger(): Logger {
   return pino({ level: 'silent' })
 }
+
+/**
+ * For errors that repeat on every reconnect attempt: true at most once per
+ * `ms`, so the log says it once in a while instead of every time.
+ *
+ * @example const due = onceEvery(30_000); client.on('error', (err) => due() && log.error({ err }, 'unreachable'))
+ */
+export function onceEvery(ms: number, now: () => number = Date.now): () => boolean {
+  let last = Number.NEGATIVE_INFINITY
+  return () => {
+    const t = now()
+    if (t - last < ms) return false
+    last = t
+    return true
+  }
+}

@@ -1,7 +1,7 @@
 import type { EventEmitter } from 'node:events'
 import { createServer, type Server, type Socket } from 'node:net'
 import { Aedes, type AedesOptions, type Client } from 'aedes'
-import type { Logger } from '@fuelpay/platform'
+import { type Logger, onceEvery } from '@fuelpay/platform'
 import type { KeyLookup } from '@fuelpay/proto'
 import { createBrokerHooks } from './broker-hooks.ts'
 import { type BrokerLimitsOverrides, resolveLimits } from './broker-limits.ts'
@@ -66,11 +66,9 @@ export async function createBroker(opts: CreateBrokerOptions): Promise<Broker> {
   )?.state
   // mqemitter-redis reports Redis errors on `state`; unheard, they would crash the process.
   // Every failed reconnect reports: said once in a while.
-  let emitterSaid = 0
+  const due = onceEvery(30_000)
   mqState?.on?.('error', (err) => {
-    if (Date.now() - emitterSaid < 30_000) return
-    emitterSaid = Date.now()
-    log.error({ err }, 'mqtt emitter error')
+    if (due()) log.error({ err }, 'mqtt emitter error')
   })
 
   const aedes = await Aedes.createBroker({
