@@ -20,22 +20,34 @@ import type { CloudMetrics } from './metrics.ts'
  *
  * @example watchState(deps.metrics, { db, pool: handle.pool, nowMs: Date.now })
  */
+interface UnsettledRow {
+  decided: number
+  unrecorded: number
+  oldest: Date | string | null
+}
+
 export function watchState(metrics: CloudMetrics, opts: { db: Db; pool?: pg.Pool | undefined; nowMs: () => number }): void {
-  const read = async () => {
-    const r = await sql<{ decided: number; unrecorded: number; oldest: Date | string | null }>`
+  // Both session gauges come from one query per scrape: the registry collects
+  // them at once, so the second shares the first's query while it runs.
+  let pending: Promise<UnsettledRow | undefined> | undefined
+  const read = () =>
+    (pending ??= sql<UnsettledRow>`
       SELECT count(*) FILTER (WHERE settle_action IS NOT NULL)::int AS decided,
         count(*) FILTER (WHERE settle_action IS NULL AND state IN ('failed', 'declined'))::int AS unrecorded,
         min(updated_at) FILTER (WHERE settle_action IS NOT NULL) AS oldest
-      FROM sessions WHERE settled_at IS NULL`.execute(opts.db)
-    return r.rows[0]
-  }
+      FROM sessions WHERE settled_at IS NULL`
+      .execute(opts.db)
+      .then((r) => r.rows[0], () => undefined)
+      .finally(() => {
+        pending = undefined
+      }))
   new Gauge({
     name: 'fuelpay_sessions_unsettled',
     help: 'Unsettled sessions: decided (capture or void not yet confirmed by the processor), unrecorded_hold (failed or declined, a possible hold not yet released)',
     labelNames: ['kind'],
     registers: [metrics.registry],
     async collect() {
-      const row = await read().catch(() => undefined)
+      const row = await read()
       if (!row) return
       this.set({ kind: 'decided' }, Number(row.decided))
       this.set({ kind: 'unrecorded_hold' }, Number(row.unrecorded))
@@ -46,7 +58,7 @@ export function watchState(metrics: CloudMetrics, opts: { db: Db; pool?: pg.Pool
     help: 'Seconds since the oldest decided, unconfirmed settlement last changed (0 when there is none)',
     registers: [metrics.registry],
     async collect() {
-      const row = await read().catch(() => undefined)
+      const row = await read()
       if (!row) return
       this.set(row.oldest ? Math.max(0, (opts.nowMs() - new Date(row.oldest).getTime()) / 1000) : 0)
     },
