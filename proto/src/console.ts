@@ -68,6 +68,8 @@ export const CONSOLE_CLOSE_CODES = {
   GOING_AWAY: 1001,
   /** A frame above the hard limit. */
   TOO_BIG: 1009,
+  /** The database could not be read (live updates stopped, or the key not checked in time); reconnect. */
+  TRY_AGAIN_LATER: 1013,
 } as const
 
 const strict = { additionalProperties: false } as const

@@ -76,7 +76,7 @@ export function handleConsoleSocket(socket: WebSocket, remoteAddress: string | u
       // The hello came; the database did not answer in time. That says nothing against the key:
       // 4001 would make the page forget it and sign the operator out. 1013 Try Again Later: it reconnects.
       direct({ type: 'error', reason: reason('UNAVAILABLE', 'could not check the API key in time; try again') })
-      close(1013, 'authentication timed out')
+      close(CONSOLE_CLOSE_CODES.TRY_AGAIN_LATER, 'authentication timed out')
     }
   }, CONSOLE_LIMITS.authTimeoutMs)
   authTimer.unref()
@@ -155,7 +155,7 @@ export function handleConsoleSocket(socket: WebSocket, remoteAddress: string | u
         lost: (why) => {
           direct({ type: 'error', reason: reason('UNAVAILABLE', why) })
           // 1013 Try Again Later (RFC 6455 7.4.2 registry): the page shows itself stale and reconnects.
-          close(1013, 'live updates interrupted')
+          close(CONSOLE_CLOSE_CODES.TRY_AGAIN_LATER, 'live updates interrupted')
         },
       })
       if (state !== 'authenticating') return cleanup()
