@@ -1,4 +1,5 @@
-import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto'
+import { createHash, hkdfSync } from 'node:crypto'
+import { open, packBox, seal, unpackBox } from '../crypto/aead.ts'
 
 /**
  * What the idempotency table keeps, kept unreadable to whoever reads the
@@ -28,17 +29,11 @@ export function idempotencyClaim(scope: string, raw: string): IdempotencyClaim {
     scope,
     key,
     seal(answer) {
-      const iv = randomBytes(12)
-      const cipher = createCipheriv('aes-256-gcm', aesKey, iv)
-      const ct = Buffer.concat([cipher.update(answer, 'utf8'), cipher.final()])
-      return PREFIX + Buffer.concat([iv, cipher.getAuthTag(), ct]).toString('base64url')
+      return PREFIX + packBox(seal(aesKey, answer)).toString('base64url')
     },
     open(stored) {
       if (!stored.startsWith(PREFIX)) return stored
-      const bytes = Buffer.from(stored.slice(PREFIX.length), 'base64url')
-      const decipher = createDecipheriv('aes-256-gcm', aesKey, bytes.subarray(0, 12))
-      decipher.setAuthTag(bytes.subarray(12, 28))
-      return Buffer.concat([decipher.update(bytes.subarray(28)), decipher.final()]).toString('utf8')
+      return open(aesKey, unpackBox(Buffer.from(stored.slice(PREFIX.length), 'base64url')))
     },
   }
 }

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
+import { open, seal } from '../crypto/aead.ts'
 
 /**
  * The cloud's private signing keys at rest. With a key-encryption key
@@ -38,11 +38,8 @@ export function keySealer(kek: Buffer | undefined): KeySealer {
     sealing: kek !== undefined,
     seal(kid, privateJwk) {
       if (!kek) return privateJwk
-      const iv = randomBytes(12)
-      const cipher = createCipheriv('aes-256-gcm', kek, iv)
-      cipher.setAAD(Buffer.from(kid, 'utf8'))
-      const ct = Buffer.concat([cipher.update(JSON.stringify(privateJwk), 'utf8'), cipher.final()])
-      const sealed: Sealed = { sealed: 'A256GCM', iv: iv.toString('base64url'), ct: ct.toString('base64url'), tag: cipher.getAuthTag().toString('base64url') }
+      const box = seal(kek, JSON.stringify(privateJwk), kid)
+      const sealed: Sealed = { sealed: 'A256GCM', iv: box.iv.toString('base64url'), ct: box.ct.toString('base64url'), tag: box.tag.toString('base64url') }
       return sealed
     },
     open(kid, stored) {
@@ -50,11 +47,8 @@ export function keySealer(kek: Buffer | undefined): KeySealer {
       if (!isSealed(value)) return value as object
       if (!kek) throw new Error(`signing key ${kid} is sealed: set FUELPAY_KEY_ENCRYPTION_KEY to the key it was sealed with`)
       try {
-        const decipher = createDecipheriv('aes-256-gcm', kek, Buffer.from(value.iv, 'base64url'))
-        decipher.setAAD(Buffer.from(kid, 'utf8'))
-        decipher.setAuthTag(Buffer.from(value.tag, 'base64url'))
-        const plain = Buffer.concat([decipher.update(Buffer.from(value.ct, 'base64url')), decipher.final()])
-        return JSON.parse(plain.toString('utf8')) as object
+        const box = { iv: Buffer.from(value.iv, 'base64url'), ct: Buffer.from(value.ct, 'base64url'), tag: Buffer.from(value.tag, 'base64url') }
+        return JSON.parse(open(kek, box, kid)) as object
       } catch {
         throw new Error(`signing key ${kid} does not open with FUELPAY_KEY_ENCRYPTION_KEY (another key, or the row was altered)`)
       }
