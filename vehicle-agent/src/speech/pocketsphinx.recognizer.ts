@@ -67,7 +67,9 @@ export function createPocketsphinxRecognizer(opts: PocketsphinxOptions): SpeechT
         }
         const wav = join(dir, 'in16k.wav')
         // Silence around the words lets pocketsphinx's voice detector find where speech starts and ends.
-        const conv = await runBounded(sox, [source, '-r', '16000', '-c', '1', '-b', '16', '-e', 'signed-integer', wav, 'pad', '0.3', '0.3'], timeoutMs)
+        // -R: sox dithers when it resamples to 16 bits, with random noise unless told to repeat it:
+        // the same audio is then heard the same way every time.
+        const conv = await runBounded(sox, ['-R', source, '-r', '16000', '-c', '1', '-b', '16', '-e', 'signed-integer', wav, 'pad', '0.3', '0.3'], timeoutMs)
         if (conv.timedOut) return fail('TIMEOUT', 'sox timed out')
         if (conv.code !== 0) return fail('SCHEMA_INVALID', `audio not readable: ${conv.stderr.slice(0, 200)}`)
         const gram = join(dir, 'fuelpay.gram')

@@ -1,5 +1,5 @@
 import { createReadStream, existsSync } from 'node:fs'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { silentLogger } from '@fuelpay/platform'
@@ -82,4 +82,20 @@ t.test('transcripts handed in by the car assistant', async (t) => {
   t.equal(long.ok, false)
   const audio = await stt.recognize({ kind: 'file', path: '/nonexistent.wav' }, { lang: 'en' })
   t.equal(audio.ok, false)
+})
+
+t.test('the same audio is converted byte for byte the same each time (repeatable dither), so it is heard the same way', { skip }, async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'fuelpay-audio-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  // sox as the recognizer runs it, keeping a copy of each 16 kHz file it writes.
+  const wrapper = join(dir, 'sox-keep.sh')
+  await writeFile(wrapper, `#!/bin/sh\nsox "$@" || exit $?\nfor a in "$@"; do case "$a" in *in16k.wav) cp "$a" "${dir}/kept-$$.wav";; esac; done\n`, { mode: 0o755 })
+  const wav = join(dir, 'cmd.wav')
+  await synthesize({ text: 'fill up pump three with diesel', lang: 'en', voice: VOICE, outFile: wav })
+  const stt = createPocketsphinxRecognizer({ log: silentLogger(), timeoutMs: 30_000, soxBin: wrapper })
+  for (let i = 0; i < 2; i++) t.ok((await stt.recognize({ kind: 'file', path: wav }, { lang: 'en' })).ok)
+  const kept = (await readdir(dir)).filter((f) => f.startsWith('kept-'))
+  t.equal(kept.length, 2, 'both conversions kept')
+  const [a, b] = await Promise.all(kept.map((f) => readFile(join(dir, f))))
+  t.ok(a && b && a.equals(b), 'identical')
 })
